@@ -1,0 +1,268 @@
+//! `veild.toml` (S25): typed, strict (unknown keys are errors), defaults in one place, and
+//! checked at start with messages that name the key and the bad value.
+
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::core::Flavor;
+
+pub const DEFAULT_PATH: &str = "/etc/veil/veild.toml";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default = "defaults::socket")]
+    pub socket: PathBuf,
+    #[serde(default = "defaults::database")]
+    pub database: PathBuf,
+    /// Members of this group may use the socket; root always may.
+    #[serde(default = "defaults::socket_group")]
+    pub socket_group: String,
+    pub core: CoreConfig,
+    pub public: PublicConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoreConfig {
+    #[serde(default = "defaults::flavor")]
+    pub flavor: Flavor,
+    /// The core's gRPC API, `HOST:PORT`; it has no authentication, so keep it on loopback.
+    #[serde(default = "defaults::api")]
+    pub api: String,
+    /// The tag of the VLESS inbound whose clients Veil manages.
+    #[serde(default = "defaults::inbound_tag")]
+    pub inbound_tag: String,
+    /// The core's config file, which Veil keeps in step with the database.
+    #[serde(default = "defaults::core_config")]
+    pub config: PathBuf,
+    /// Checks a candidate config file; `{config}` is replaced by its path. Default per flavor.
+    #[serde(default)]
+    pub test_command: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublicConfig {
+    /// The host clients dial: a DNS name or an IP address, without scheme or port.
+    pub host: String,
+}
+
+/// Every default, once.
+mod defaults {
+    use std::path::PathBuf;
+
+    use crate::core::Flavor;
+
+    pub fn socket() -> PathBuf {
+        veil_shared::DEFAULT_SOCKET.into()
+    }
+    pub fn database() -> PathBuf {
+        "/var/lib/veil/veil.db".into()
+    }
+    pub fn socket_group() -> String {
+        "veil".into()
+    }
+    pub fn flavor() -> Flavor {
+        Flavor::Xray
+    }
+    pub fn api() -> String {
+        "127.0.0.1:10085".into()
+    }
+    pub fn inbound_tag() -> String {
+        "vless-in".into()
+    }
+    pub fn core_config() -> PathBuf {
+        "/usr/local/etc/xray/config.json".into()
+    }
+    pub fn test_command(flavor: Flavor) -> Vec<String> {
+        let words: &[&str] = match flavor {
+            Flavor::Xray => &["xray", "run", "-test", "-config", "{config}"],
+            Flavor::V2fly => &["v2ray", "-test", "-config", "{config}"],
+        };
+        words.iter().map(|w| (*w).to_owned()).collect()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("config file {path}: {key} = {value}: {problem}")]
+    Invalid { path: PathBuf, key: &'static str, value: String, problem: String },
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        Self::parse(&text, path)
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let config: Config = toml::from_str(text)
+            .map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })?;
+        config.validate(path)?;
+        Ok(config)
+    }
+
+    /// The test command with the default filled in.
+    pub fn test_command(&self) -> Vec<String> {
+        self.core.test_command.clone().unwrap_or_else(|| defaults::test_command(self.core.flavor))
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let bad = |key: &'static str, value: &dyn std::fmt::Debug, problem: &str| ConfigError::Invalid {
+            path: path.to_owned(),
+            key,
+            value: format!("{value:?}"),
+            problem: problem.to_owned(),
+        };
+        absolute_file(&self.socket).map_err(|p| bad("socket", &self.socket, p))?;
+        absolute_file(&self.database).map_err(|p| bad("database", &self.database, p))?;
+        if self.socket_group.trim().is_empty() || self.socket_group.contains(char::is_whitespace) {
+            return Err(bad("socket_group", &self.socket_group, "must be a group name"));
+        }
+        check_api(&self.core.api).map_err(|p| bad("core.api", &self.core.api, &p))?;
+        if self.core.inbound_tag.trim().is_empty() {
+            return Err(bad("core.inbound_tag", &self.core.inbound_tag, "must not be empty"));
+        }
+        absolute_file(&self.core.config).map_err(|p| bad("core.config", &self.core.config, p))?;
+        if let Some(cmd) = &self.core.test_command {
+            check_test_command(cmd).map_err(|p| bad("core.test_command", cmd, p))?;
+        }
+        check_host(&self.public.host).map_err(|p| bad("public.host", &self.public.host, p))?;
+        Ok(())
+    }
+}
+
+fn absolute_file(path: &Path) -> Result<(), &'static str> {
+    if !path.is_absolute() {
+        return Err("must be an absolute path");
+    }
+    if path.file_name().is_none() {
+        return Err("must name a file, not a directory");
+    }
+    Ok(())
+}
+
+/// `HOST:PORT` with a resolvable host and a non-zero port.
+fn check_api(api: &str) -> Result<(), String> {
+    let Some((host, port)) = api.rsplit_once(':') else {
+        return Err("must be HOST:PORT, e.g. 127.0.0.1:10085".into());
+    };
+    match port.parse::<u16>() {
+        Ok(0) | Err(_) => return Err(format!("port '{port}' must be a number from 1 to 65535")),
+        Ok(_) => {}
+    }
+    if api.parse::<SocketAddr>().is_ok() {
+        return Ok(());
+    }
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return Err("the host is missing".into());
+    }
+    // A name is resolved now so a typo fails at start, not at the first key change.
+    api.to_socket_addrs()
+        .map(|_| ())
+        .map_err(|e| format!("host '{host}' does not resolve: {e}"))
+}
+
+fn check_test_command(cmd: &[String]) -> Result<(), &'static str> {
+    match cmd.first() {
+        None => Err("must name a program, e.g. [\"xray\", \"run\", \"-test\", \"-config\", \"{config}\"]"),
+        Some(program) if program.trim().is_empty() => Err("the program (first word) is empty"),
+        Some(_) if !cmd.iter().any(|w| w.contains("{config}")) => {
+            Err("must contain {config}, where the candidate file's path goes")
+        }
+        Some(_) => Ok(()),
+    }
+}
+
+/// A DNS name (letters, digits, hyphens, dots; IDN in punycode) or an IP address.
+fn check_host(host: &str) -> Result<(), &'static str> {
+    if host.parse::<IpAddr>().is_ok() {
+        return Ok(());
+    }
+    if host.is_empty() || host.len() > 253 {
+        return Err("must be a DNS name or an IP address");
+    }
+    if host.contains("://") || host.contains(':') || host.contains('/') {
+        return Err("must be a bare host: no scheme, port or path");
+    }
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    if host.trim_end_matches('.').split('.').all(label_ok) {
+        Ok(())
+    } else {
+        Err("must be a DNS name (letters, digits, hyphens; IDN in punycode xn--…) or an IP address")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    const FULL: &str = r#"
+socket   = "/run/veil/veil.sock"
+database = "/var/lib/veil/veil.db"
+socket_group = "veil"
+[core]
+flavor = "xray"
+api = "127.0.0.1:10085"
+inbound_tag = "vless-in"
+config = "/usr/local/etc/xray/config.json"
+test_command = ["xray", "run", "-test", "-config", "{config}"]
+[public]
+host = "vpn.example.com"
+"#;
+
+    fn parse(text: &str) -> Result<Config, String> {
+        Config::parse(text, Path::new("/etc/veil/veild.toml")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_documented_example_parses() {
+        let c = parse(FULL).unwrap();
+        assert_eq!(c.core.flavor, Flavor::Xray);
+        assert_eq!(c.test_command()[0], "xray");
+    }
+
+    #[test]
+    fn defaults_fill_what_is_left_out() {
+        let c = parse("[core]\nflavor = \"v2fly\"\n[public]\nhost = \"1.2.3.4\"\n").unwrap();
+        assert_eq!(c.socket, PathBuf::from("/run/veil/veil.sock"));
+        assert_eq!(c.core.api, "127.0.0.1:10085");
+        assert_eq!(c.test_command(), ["v2ray", "-test", "-config", "{config}"]);
+    }
+
+    #[test]
+    fn errors_name_the_key_and_the_value() {
+        let cases = [
+            (FULL.replace("socket   = \"/run", "sockett = \"/run"), "sockett"),
+            (FULL.replace("\"xray\"\napi", "\"xary\"\napi"), "xary"),
+            (FULL.replace("127.0.0.1:10085", "127.0.0.1"), "core.api = \"127.0.0.1\""),
+            (FULL.replace("127.0.0.1:10085", "127.0.0.1:0"), "core.api"),
+            (FULL.replace("\"/var/lib/veil/veil.db\"", "\"veil.db\""), "database = \"veil.db\""),
+            (FULL.replace("inbound_tag = \"vless-in\"", "inbound_tag = \"\""), "core.inbound_tag"),
+            (FULL.replace(", \"{config}\"]", "]"), "core.test_command"),
+            (FULL.replace("vpn.example.com", "https://vpn.example.com"), "public.host"),
+            (FULL.replace("socket_group = \"veil\"", "socket_group = \"\""), "socket_group"),
+            (FULL.replace("[public]\nhost = \"vpn.example.com\"\n", ""), "public"),
+        ];
+        for (text, needle) in cases {
+            let err = parse(&text).unwrap_err();
+            assert!(err.contains(needle), "{needle:?} not in {err:?}");
+        }
+    }
+}

@@ -1,0 +1,334 @@
+//! The one service layer behind every front end (socket now, HTTP later): validates through
+//! `veil-shared`, writes through the store, records the audit trail and publishes events.
+//! Front ends convert wire requests into calls here and results back, nothing more.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::broadcast;
+use veil_shared::api::{
+    Actor, AuditList, AuditPage, CoreHealth, CoreStatus, DatabaseHealth, Event, Health,
+    HelloParams, HelloResult, KeyAction, KeyBulk, KeyEvent, KeyList, KeyPage, Request, BULK_MAX,
+};
+use veil_shared::model::{DisableReason, Key, KeyRef, KeyState};
+use veil_shared::rpc::{ErrorCode, RpcError};
+
+use crate::config::Config;
+use crate::store::{Store, StoreError, audit, keys};
+
+/// How many events a slow watcher may fall behind before it is told it lagged.
+pub const EVENT_BUFFER: usize = 4096;
+/// Audit entries returned when the caller does not say.
+const AUDIT_DEFAULT_LIMIT: u32 = 100;
+const AUDIT_MAX_LIMIT: u32 = 10_000;
+
+pub struct KeyService {
+    store: Store,
+    events: broadcast::Sender<Event>,
+    config: Arc<Config>,
+    started: Instant,
+}
+
+fn internal(e: StoreError) -> RpcError {
+    match e {
+        StoreError::Rejected(rpc) => rpc,
+        other => {
+            tracing::error!(error = %other, "request failed inside the daemon");
+            RpcError::new(ErrorCode::Internal, format!("internal error: {other}"))
+        }
+    }
+}
+
+fn to_value<T: Serialize>(value: T) -> Result<Value, RpcError> {
+    serde_json::to_value(value)
+        .map_err(|e| RpcError::new(ErrorCode::Internal, format!("encoding the result: {e}")))
+}
+
+/// Masks a UUID for logs (S15): the first 8 characters, then "...".
+pub fn mask(uuid: &uuid::Uuid) -> String {
+    let text = uuid.to_string();
+    format!("{}...", &text[..8])
+}
+
+/// What a mutation did, for the audit row and the events.
+struct Done<T> {
+    value: T,
+    changed: Vec<Key>,
+    detail: Option<String>,
+}
+
+impl KeyService {
+    pub fn new(store: Store, config: Arc<Config>) -> Self {
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        Self { store, events, config, started: Instant::now() }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    /// Executes one request for `actor`. `hello` and `watch` are the front end's business
+    /// (they concern the connection) but are answered here too for a uniform result.
+    pub async fn handle(&self, actor: Actor, request: Request) -> Result<Value, RpcError> {
+        match request {
+            Request::Hello(p) => to_value(hello(p)?),
+            Request::Watch(_) => to_value(veil_shared::api::WatchResult { subscribed: true }),
+            Request::Health(_) => to_value(self.health().await),
+            Request::KeyGet(p) => {
+                let key = p.key;
+                to_value(self.store.read(move |c| keys::get(c, &key)).await.map_err(internal)?)
+            }
+            Request::KeyList(p) => to_value(self.list(p).await?),
+            Request::AuditList(p) => to_value(self.audit(p).await?),
+            Request::KeyCreate(p) => {
+                let detail = None;
+                self.mutate(actor, "key.create", Some(p.name.clone()), KeyAction::Created, move |c| {
+                    let key = keys::create(c, &p.name, p.note.as_deref())?;
+                    Ok(Done { value: key.clone(), changed: vec![key], detail })
+                })
+                .await
+            }
+            Request::KeyCreateBulk(p) => {
+                if p.count == 0 || p.count > BULK_MAX {
+                    return Err(RpcError::new(
+                        ErrorCode::InvalidInput,
+                        format!("count must be from 1 to {BULK_MAX}, got {}", p.count),
+                    ));
+                }
+                self.mutate(actor, "key.create_bulk", Some(p.prefix.clone()), KeyAction::Created, move |c| {
+                    let made = keys::create_bulk(c, &p.prefix, p.count)?;
+                    let detail = match (made.first(), made.last()) {
+                        (Some(a), Some(b)) => Some(format!("{} keys, ids {}..={}", made.len(), a.id, b.id)),
+                        _ => None,
+                    };
+                    Ok(Done { value: KeyBulk { keys: made.clone() }, changed: made, detail })
+                })
+                .await
+            }
+            Request::KeyUpdate(p) => {
+                let key_ref = p.key.to_string();
+                self.mutate(actor, "key.update", Some(key_ref), KeyAction::Updated, move |c| {
+                    let mut key = keys::get_live(c, &p.key)?;
+                    let mut what = Vec::new();
+                    if let Some(name) = &p.name {
+                        key = keys::rename(c, &KeyRef::Id(key.id), name)?;
+                        what.push("name");
+                    }
+                    if let Some(note) = &p.note {
+                        key = keys::set_note(c, &KeyRef::Id(key.id), note)?;
+                        what.push("note");
+                    }
+                    let detail = Some(if what.is_empty() { "nothing to change".into() } else { what.join(", ") });
+                    Ok(Done { value: key.clone(), changed: vec![key], detail })
+                })
+                .await
+            }
+            Request::KeyDisable(p) => self.set_state(actor, "key.disable", p.key, KeyState::Disabled, KeyAction::Disabled).await,
+            Request::KeyEnable(p) => self.set_state(actor, "key.enable", p.key, KeyState::Active, KeyAction::Enabled).await,
+            Request::KeyDelete(p) => self.set_state(actor, "key.delete", p.key, KeyState::Deleted, KeyAction::Deleted).await,
+        }
+    }
+
+    async fn set_state(
+        &self,
+        actor: Actor,
+        method: &'static str,
+        key: KeyRef,
+        state: KeyState,
+        action: KeyAction,
+    ) -> Result<Value, RpcError> {
+        let reason = (state == KeyState::Disabled).then_some(DisableReason::Manual);
+        self.mutate(actor, method, Some(key.to_string()), action, move |c| {
+            let updated = keys::set_state(c, &key, state, reason)?;
+            Ok(Done { value: updated.clone(), changed: vec![updated], detail: None })
+        })
+        .await
+    }
+
+    /// Runs a mutation in the writer, records its audit row whatever the outcome (the
+    /// mutation in its own savepoint, so a refused change leaves only the audit row), then
+    /// publishes events for what changed.
+    async fn mutate<T, F>(
+        &self,
+        actor: Actor,
+        method: &'static str,
+        key_ref: Option<String>,
+        action: KeyAction,
+        f: F,
+    ) -> Result<Value, RpcError>
+    where
+        T: Serialize + Send + 'static,
+        F: FnOnce(&rusqlite::Connection) -> Result<Done<T>, StoreError> + Send + 'static,
+    {
+        let outcome = self
+            .store
+            .write(move |sp| {
+                let inner = sp.savepoint()?;
+                let result = f(&inner);
+                match &result {
+                    Ok(_) => inner.commit()?,
+                    Err(_) => drop(inner), // rolls the savepoint back
+                }
+                let (outcome, detail, key_id) = match &result {
+                    Ok(done) => ("ok".to_owned(), done.detail.clone(), done.changed.first().map(|k| k.id)),
+                    Err(StoreError::Rejected(e)) => (e.kind().to_string(), Some(e.message.clone()), None),
+                    Err(other) => (ErrorCode::Internal.to_string(), Some(other.to_string()), None),
+                };
+                audit::insert(
+                    sp,
+                    &audit::Record {
+                        actor,
+                        method,
+                        key_id,
+                        key_ref: key_ref.as_deref(),
+                        outcome: &outcome,
+                        detail: detail.as_deref(),
+                    },
+                )?;
+                Ok(result)
+            })
+            .await
+            .map_err(internal)?;
+        match outcome {
+            Ok(done) => {
+                for key in &done.changed {
+                    tracing::info!(
+                        method, uid = actor.uid, pid = actor.pid, key_id = key.id,
+                        uuid = %mask(&key.uuid), state = %key.state, "key changed"
+                    );
+                }
+                if done.changed.len() > 1 {
+                    tracing::info!(method, uid = actor.uid, count = done.changed.len(), "bulk change");
+                }
+                for key in done.changed {
+                    // No watcher is not an error.
+                    let _ = self.events.send(Event::Key(KeyEvent { action, key, actor: Some(actor) }));
+                }
+                to_value(done.value)
+            }
+            Err(e) => {
+                let e = internal(e);
+                tracing::info!(method, uid = actor.uid, pid = actor.pid, code = %e.kind(), error = %e.message, "change refused");
+                Err(e)
+            }
+        }
+    }
+
+    async fn list(&self, p: KeyList) -> Result<KeyPage, RpcError> {
+        self.store
+            .read(move |c| {
+                let (keys, total) = keys::list(
+                    c,
+                    &keys::ListQuery {
+                        state: p.state,
+                        search: p.search.as_deref(),
+                        offset: p.offset.unwrap_or(0),
+                        limit: p.limit,
+                    },
+                )?;
+                Ok(KeyPage { keys, total })
+            })
+            .await
+            .map_err(internal)
+    }
+
+    async fn audit(&self, p: AuditList) -> Result<AuditPage, RpcError> {
+        let limit = p.limit.unwrap_or(AUDIT_DEFAULT_LIMIT).clamp(1, AUDIT_MAX_LIMIT);
+        self.store
+            .read(move |c| {
+                let key_id = match &p.key {
+                    Some(key) => Some(keys::get(c, key)?.id),
+                    None => None,
+                };
+                Ok(AuditPage { entries: audit::list(c, key_id, limit)? })
+            })
+            .await
+            .map_err(internal)
+    }
+
+    /// Records a refused connection (not root, not in the socket group) in the audit trail.
+    pub async fn record_forbidden(&self, actor: Actor) {
+        let result = self
+            .store
+            .write(move |sp| {
+                audit::insert(
+                    sp,
+                    &audit::Record {
+                        actor,
+                        method: "connect",
+                        key_id: None,
+                        key_ref: None,
+                        outcome: ErrorCode::Forbidden.as_str(),
+                        detail: Some("peer is neither root nor in the socket group"),
+                    },
+                )
+            })
+            .await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, "could not record a refused connection");
+        }
+    }
+
+    pub async fn health(&self) -> Health {
+        let db = self
+            .store
+            .read(|c| Ok((keys::counts(c)?, keys::pending_count(c)?)))
+            .await;
+        let (database, pending) = match db {
+            Ok((counts, pending)) => (
+                DatabaseHealth { ok: true, path: self.store.path().display().to_string(), keys: counts, error: None },
+                pending,
+            ),
+            Err(e) => (
+                DatabaseHealth {
+                    ok: false,
+                    path: self.store.path().display().to_string(),
+                    keys: Default::default(),
+                    error: Some(e.to_string()),
+                },
+                0,
+            ),
+        };
+        Health {
+            version: veil_shared::VERSION.into(),
+            protocol: veil_shared::PROTOCOL_VERSION,
+            pid: std::process::id(),
+            uptime_secs: self.started.elapsed().as_secs(),
+            database,
+            core: CoreHealth {
+                status: CoreStatus::Unknown,
+                flavor: flavor_name(self.config.core.flavor).into(),
+                api: self.config.core.api.clone(),
+                uptime_secs: None,
+                memory_bytes: None,
+                last_error: None,
+            },
+            pending,
+        }
+    }
+}
+
+fn hello(p: HelloParams) -> Result<HelloResult, RpcError> {
+    if let Some(theirs) = p.protocol {
+        if theirs != veil_shared::PROTOCOL_VERSION {
+            return Err(RpcError::new(
+                ErrorCode::VersionMismatch,
+                format!(
+                    "veild {} speaks protocol {}, the client speaks {theirs}; upgrade the older one",
+                    veil_shared::VERSION,
+                    veil_shared::PROTOCOL_VERSION
+                ),
+            ));
+        }
+    }
+    Ok(HelloResult { protocol: veil_shared::PROTOCOL_VERSION, version: veil_shared::VERSION.into() })
+}
+
+fn flavor_name(flavor: crate::core::Flavor) -> &'static str {
+    match flavor {
+        crate::core::Flavor::Xray => "xray",
+        crate::core::Flavor::V2fly => "v2fly",
+    }
+}

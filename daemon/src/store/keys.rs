@@ -1,0 +1,258 @@
+//! Key rows: reading, resolving identifiers, and the mutations the service layer composes.
+//! Every function takes a plain `&Connection`, so the same code runs inside the writer's
+//! savepoints and on reader connections.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use uuid::Uuid;
+use veil_shared::api::KeyCounts;
+use veil_shared::model::{DisableReason, Key, KeyRef, KeyState};
+use veil_shared::rpc::{ErrorCode, RpcError};
+use veil_shared::validate;
+
+use super::{StoreError, now};
+
+const COLUMNS: &str = "id, uuid, name, note, created_at, updated_at, state, applied, \
+                       disable_reason, data_limit, expires_at";
+
+fn parse_enum<T>(idx: usize, text: &str, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
+    parse(text).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            idx,
+            rusqlite::types::Type::Text,
+            format!("unexpected value '{text}'").into(),
+        )
+    })
+}
+
+fn key_from_row(row: &Row<'_>) -> rusqlite::Result<Key> {
+    let uuid: String = row.get(1)?;
+    let uuid = Uuid::parse_str(&uuid).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, Box::new(e))
+    })?;
+    let state = parse_enum(6, &row.get::<_, String>(6)?, KeyState::parse)?;
+    let applied = match row.get::<_, Option<String>>(7)? {
+        Some(text) => Some(parse_enum(7, &text, KeyState::parse)?),
+        None => None,
+    };
+    let disable_reason = match row.get::<_, Option<String>>(8)? {
+        Some(text) => Some(parse_enum(8, &text, DisableReason::parse)?),
+        None => None,
+    };
+    let data_limit: Option<i64> = row.get(9)?;
+    Ok(Key {
+        id: row.get(0)?,
+        uuid,
+        name: row.get(2)?,
+        note: row.get(3)?,
+        created_at: row.get(4)?,
+        updated_at: row.get(5)?,
+        state,
+        applied,
+        pending: applied != Some(state),
+        disable_reason,
+        data_limit: data_limit.map(|v| v.max(0) as u64),
+        expires_at: row.get(10)?,
+    })
+}
+
+pub fn not_found(key: &KeyRef) -> StoreError {
+    StoreError::Rejected(RpcError::new(ErrorCode::NotFound, format!("key '{key}' not found")))
+}
+
+fn conflict(message: String) -> StoreError {
+    StoreError::Rejected(RpcError::new(ErrorCode::Conflict, message))
+}
+
+fn invalid(e: validate::InvalidInput) -> StoreError {
+    StoreError::Rejected(RpcError::new(ErrorCode::InvalidInput, e.to_string()))
+}
+
+/// Finds a key by id, UUID or name. Names match live keys only (a deleted key gave its
+/// name up); ids and UUIDs also find deleted keys, so their history stays readable.
+pub fn find(conn: &Connection, key: &KeyRef) -> Result<Option<Key>, StoreError> {
+    let found = match key {
+        KeyRef::Id(id) => conn
+            .prepare_cached(&format!("SELECT {COLUMNS} FROM keys WHERE id = ?1"))?
+            .query_row([id], key_from_row)
+            .optional()?,
+        KeyRef::Uuid(uuid) => conn
+            .prepare_cached(&format!("SELECT {COLUMNS} FROM keys WHERE uuid = ?1"))?
+            .query_row([uuid.to_string()], key_from_row)
+            .optional()?,
+        KeyRef::Name(name) => conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM keys WHERE name_fold = ?1 AND state <> 'deleted'"
+            ))?
+            .query_row([validate::name_fold(name)], key_from_row)
+            .optional()?,
+    };
+    Ok(found)
+}
+
+pub fn get(conn: &Connection, key: &KeyRef) -> Result<Key, StoreError> {
+    find(conn, key)?.ok_or_else(|| not_found(key))
+}
+
+/// Like [`get`], for a mutation: a deleted key can no longer be changed.
+pub fn get_live(conn: &Connection, key: &KeyRef) -> Result<Key, StoreError> {
+    let found = get(conn, key)?;
+    if found.state == KeyState::Deleted {
+        return Err(conflict(format!("key '{key}' (id {}) is deleted", found.id)));
+    }
+    Ok(found)
+}
+
+fn name_taken(conn: &Connection, fold: &str, except_id: Option<i64>) -> Result<Option<String>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT name FROM keys WHERE name_fold = ?1 AND state <> 'deleted' AND id IS NOT ?2",
+        )?
+        .query_row(params![fold, except_id], |r| r.get(0))
+        .optional()?)
+}
+
+fn insert(conn: &Connection, name: &str, note: &str, at: i64) -> Result<Key, StoreError> {
+    let fold = validate::name_fold(name);
+    if let Some(existing) = name_taken(conn, &fold, None)? {
+        return Err(conflict(format!("a key named '{existing}' already exists")));
+    }
+    // A v4 UUID collision is astronomically unlikely, but the column is UNIQUE, and a retry
+    // costs nothing compared with two users sharing one identity in the core.
+    for _ in 0..3 {
+        let uuid = Uuid::new_v4();
+        let inserted = conn
+            .prepare_cached(
+                "INSERT INTO keys (uuid, name, name_fold, note, created_at, updated_at, state)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, 'active')
+                 ON CONFLICT (uuid) DO NOTHING",
+            )?
+            .execute(params![uuid.to_string(), name, fold, note, at])?;
+        if inserted == 1 {
+            return get(conn, &KeyRef::Id(conn.last_insert_rowid()));
+        }
+    }
+    Err(StoreError::Sqlite("could not draw a unique UUID".into()))
+}
+
+/// Creates one active key.
+pub fn create(conn: &Connection, name: &str, note: Option<&str>) -> Result<Key, StoreError> {
+    let name = validate::name(name).map_err(invalid)?;
+    let note = validate::note(note.unwrap_or("")).map_err(invalid)?;
+    insert(conn, &name, &note, now())
+}
+
+/// Creates `count` keys `PREFIX-N`, numbering on after the highest live `PREFIX-N`.
+pub fn create_bulk(conn: &Connection, prefix: &str, count: u32) -> Result<Vec<Key>, StoreError> {
+    let prefix = validate::prefix(prefix).map_err(invalid)?;
+    let fold = format!("{}-", validate::name_fold(&prefix));
+    let start = {
+        let mut stmt = conn.prepare_cached(
+            "SELECT substr(name_fold, ?1) FROM keys
+             WHERE state <> 'deleted' AND substr(name_fold, 1, ?2) = ?3",
+        )?;
+        let width = fold.chars().count() as i64;
+        let suffixes = stmt.query_map(params![width + 1, width, fold], |r| r.get::<_, String>(0))?;
+        let mut highest = 0u64;
+        for suffix in suffixes {
+            if let Ok(n) = suffix?.parse::<u64>() {
+                highest = highest.max(n);
+            }
+        }
+        highest
+    };
+    let at = now();
+    (1..=u64::from(count))
+        .map(|i| insert(conn, &format!("{prefix}-{}", start + i), "", at))
+        .collect()
+}
+
+pub struct ListQuery<'a> {
+    pub state: Option<KeyState>,
+    pub search: Option<&'a str>,
+    pub offset: u64,
+    pub limit: Option<u64>,
+}
+
+/// Keys in id order with the total that matched. Without a state, deleted keys are left out.
+pub fn list(conn: &Connection, q: &ListQuery<'_>) -> Result<(Vec<Key>, u64), StoreError> {
+    let state = q.state.map(KeyState::as_str);
+    let search = q.search.map(|s| s.trim()).filter(|s| !s.is_empty()).map(validate::name_fold);
+    let filter = "WHERE (?1 IS NULL AND state <> 'deleted' OR state = ?1)
+                  AND (?2 IS NULL OR instr(name_fold, ?2) > 0 OR instr(lower(note), ?2) > 0
+                       OR instr(uuid, ?2) > 0)";
+    let total: i64 = conn
+        .prepare_cached(&format!("SELECT count(*) FROM keys {filter}"))?
+        .query_row(params![state, search], |r| r.get(0))?;
+    let limit = q.limit.map_or(-1, |l| l.min(i64::MAX as u64) as i64);
+    let offset = q.offset.min(i64::MAX as u64) as i64;
+    let mut stmt =
+        conn.prepare_cached(&format!("SELECT {COLUMNS} FROM keys {filter} ORDER BY id LIMIT ?3 OFFSET ?4"))?;
+    let keys = stmt
+        .query_map(params![state, search, limit, offset], key_from_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((keys, total.max(0) as u64))
+}
+
+pub fn rename(conn: &Connection, key: &KeyRef, new_name: &str) -> Result<Key, StoreError> {
+    let current = get_live(conn, key)?;
+    let name = validate::name(new_name).map_err(invalid)?;
+    let fold = validate::name_fold(&name);
+    if let Some(existing) = name_taken(conn, &fold, Some(current.id))? {
+        return Err(conflict(format!("a key named '{existing}' already exists")));
+    }
+    conn.prepare_cached("UPDATE keys SET name = ?1, name_fold = ?2, updated_at = ?3 WHERE id = ?4")?
+        .execute(params![name, fold, now(), current.id])?;
+    get(conn, &KeyRef::Id(current.id))
+}
+
+pub fn set_note(conn: &Connection, key: &KeyRef, note: &str) -> Result<Key, StoreError> {
+    let current = get_live(conn, key)?;
+    let note = validate::note(note).map_err(invalid)?;
+    conn.prepare_cached("UPDATE keys SET note = ?1, updated_at = ?2 WHERE id = ?3")?
+        .execute(params![note, now(), current.id])?;
+    get(conn, &KeyRef::Id(current.id))
+}
+
+/// Sets the desired state. The applied state is left alone: the row becomes pending until
+/// the applier brings the core in line (S10).
+pub fn set_state(
+    conn: &Connection,
+    key: &KeyRef,
+    state: KeyState,
+    reason: Option<DisableReason>,
+) -> Result<Key, StoreError> {
+    let current = get_live(conn, key)?;
+    let at = now();
+    conn.prepare_cached(
+        "UPDATE keys SET state = ?1, disable_reason = ?2, updated_at = ?3,
+                deleted_at = CASE WHEN ?1 = 'deleted' THEN ?3 ELSE deleted_at END
+         WHERE id = ?4",
+    )?
+    .execute(params![state.as_str(), reason.map(DisableReason::as_str), at, current.id])?;
+    get(conn, &KeyRef::Id(current.id))
+}
+
+pub fn counts(conn: &Connection) -> Result<KeyCounts, StoreError> {
+    let mut counts = KeyCounts::default();
+    let mut stmt = conn.prepare_cached("SELECT state, count(*) FROM keys GROUP BY state")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    for row in rows {
+        let (state, n) = row?;
+        let n = n.max(0) as u64;
+        match KeyState::parse(&state) {
+            Some(KeyState::Active) => counts.active = n,
+            Some(KeyState::Disabled) => counts.disabled = n,
+            Some(KeyState::Deleted) => counts.deleted = n,
+            None => {}
+        }
+    }
+    Ok(counts)
+}
+
+/// Keys whose applied state lags behind their desired state.
+pub fn pending_count(conn: &Connection) -> Result<u64, StoreError> {
+    let n: i64 = conn
+        .prepare_cached("SELECT count(*) FROM keys WHERE applied IS NOT state")?
+        .query_row([], |r| r.get(0))?;
+    Ok(n.max(0) as u64)
+}

@@ -1,0 +1,258 @@
+//! The SQLite store: one writer, many readers.
+//!
+//! - One OS thread owns the only writing connection. Write jobs queue to it; it runs every
+//!   queued job in one `BEGIN IMMEDIATE` transaction, each job in its own savepoint, then
+//!   commits once and answers them all (group commit). A failing job rolls back only its own
+//!   savepoint. Nothing is answered before its commit.
+//! - Reads use a small pool of separate connections. In WAL mode a reader sees the last
+//!   commit and never waits behind the writer.
+
+mod migrate;
+pub mod keys;
+pub mod audit;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, Savepoint, TransactionBehavior};
+use thiserror::Error;
+use tokio::sync::{mpsc, oneshot};
+
+/// How long a connection waits for a lock before failing (S18). Only the writer writes, so
+/// this guards against outside tools (sqlite3 shell, backups) holding the database.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// The most jobs one group commit takes; bounds how long the first caller waits.
+const MAX_BATCH: usize = 512;
+/// Reader connections kept open for reuse.
+const READER_POOL: usize = 8;
+
+#[derive(Debug, Error, Clone)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(String),
+    #[error("database schema: {0}")]
+    Schema(String),
+    #[error("the database writer has stopped")]
+    Closed,
+    /// A rule of the data was broken (duplicate name…); carries the wire error.
+    #[error("{0}")]
+    Rejected(#[from] veil_shared::rpc::RpcError),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Sqlite(e.to_string())
+    }
+}
+
+type Job = Box<dyn FnOnce(&mut Savepoint<'_>) -> Completion + Send>;
+
+/// What a job left to do after the commit: hand the caller its result, or an error if the
+/// commit itself failed.
+struct Completion {
+    ok: bool,
+    deliver: Box<dyn FnOnce(Option<StoreError>) + Send>,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    jobs: Mutex<Option<mpsc::UnboundedSender<Job>>>,
+    writer: Mutex<Option<thread::JoinHandle<()>>>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+fn open(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(path, flags)
+        .map_err(|e| StoreError::Sqlite(format!("opening {}: {e}", path.display())))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    Ok(conn)
+}
+
+impl Store {
+    /// Opens (creating if needed) the database, applies migrations and starts the writer.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Sqlite(format!("creating {}: {e}", dir.display())))?;
+        }
+        let mut conn = open(path, OpenFlags::default())?;
+        let mode: String = conn.pragma_update_and_check(None, "journal_mode", "wal", |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Sqlite(format!("could not switch {} to WAL (got {mode})", path.display())));
+        }
+        // FULL: an answered change survives power loss, not only a crash; group commit
+        // keeps the fsync cost per batch, not per request.
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        migrate::run(&mut conn)?;
+
+        let (tx, rx) = mpsc::unbounded_channel();
+        let writer = thread::Builder::new()
+            .name("veild-db-writer".into())
+            .spawn(move || writer_loop(conn, rx))
+            .map_err(|e| StoreError::Sqlite(format!("starting the writer thread: {e}")))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path: path.to_owned(),
+                jobs: Mutex::new(Some(tx)),
+                writer: Mutex::new(Some(writer)),
+                readers: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `f` in the writer's transaction and returns once it is committed.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Savepoint<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move |sp| {
+            let result = f(sp);
+            Completion {
+                ok: result.is_ok(),
+                deliver: Box::new(move |commit_error| {
+                    let result = match commit_error {
+                        Some(e) => Err(e),
+                        None => result,
+                    };
+                    // The caller may have gone away (connection closed); nothing to do then.
+                    let _ = reply.send(result);
+                }),
+            }
+        });
+        let sender = self.inner.jobs.lock().map_err(|_| StoreError::Closed)?.clone();
+        sender.ok_or(StoreError::Closed)?.send(job).map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Runs `f` on a reader connection on the blocking pool.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let conn = match inner.readers.lock().map_err(|_| StoreError::Closed)?.pop() {
+                Some(conn) => conn,
+                None => {
+                    let conn = open(&inner.path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+                    conn.pragma_update(None, "query_only", true)?;
+                    conn
+                }
+            };
+            let result = f(&conn);
+            if let Ok(mut pool) = inner.readers.lock() {
+                if pool.len() < READER_POOL {
+                    pool.push(conn);
+                }
+            }
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Sqlite(format!("reader task failed: {e}")))?
+    }
+
+    /// Stops taking writes, lets the writer finish what is queued, and closes every
+    /// connection (the WAL is checkpointed when the last one closes).
+    pub fn close(&self) {
+        if let Ok(mut jobs) = self.inner.jobs.lock() {
+            jobs.take();
+        }
+        if let Ok(mut readers) = self.inner.readers.lock() {
+            readers.clear();
+        }
+        let handle = self.inner.writer.lock().ok().and_then(|mut w| w.take());
+        if let Some(handle) = handle {
+            if handle.join().is_err() {
+                tracing::error!("the database writer thread panicked");
+            }
+        }
+    }
+}
+
+fn writer_loop(mut conn: Connection, mut jobs: mpsc::UnboundedReceiver<Job>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = jobs.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let completions = run_batch(&mut conn, &mut batch);
+        let (completions, commit_error) = match completions {
+            Ok(done) => (done, None),
+            Err((done, e)) => {
+                tracing::error!(error = %e, "database commit failed; the batch was rolled back");
+                (done, Some(e))
+            }
+        };
+        for c in completions {
+            (c.deliver)(commit_error.clone());
+        }
+    }
+    if let Err((_, e)) = conn.close().map_err(|(c, e)| (c, StoreError::from(e))) {
+        tracing::error!(error = %e, "closing the database failed");
+    }
+}
+
+/// Runs a batch in one transaction. On a commit failure the completions are still returned
+/// so every caller hears of it.
+fn run_batch(
+    conn: &mut Connection,
+    batch: &mut Vec<Job>,
+) -> Result<Vec<Completion>, (Vec<Completion>, StoreError)> {
+    let mut done = Vec::with_capacity(batch.len());
+    let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => {
+            // The jobs never ran; fail them all.
+            let e = StoreError::from(e);
+            for _job in batch.drain(..) {}
+            return Err((done, e));
+        }
+    };
+    for job in batch.drain(..) {
+        let mut sp = match tx.savepoint() {
+            Ok(sp) => sp,
+            Err(e) => {
+                done.push(Completion { ok: false, deliver: Box::new(|_| {}) });
+                tracing::error!(error = %e, "could not open a savepoint");
+                continue;
+            }
+        };
+        let completion = job(&mut sp);
+        let kept = if completion.ok { sp.commit() } else { sp.rollback().and_then(|_| sp.commit()) };
+        if let Err(e) = kept {
+            tracing::error!(error = %e, "closing a savepoint failed");
+        }
+        done.push(completion);
+    }
+    match tx.commit() {
+        Ok(()) => Ok(done),
+        Err(e) => Err((done, StoreError::from(e))),
+    }
+}
+
+/// Seconds since the Unix epoch, for row times.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

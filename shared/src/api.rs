@@ -1,0 +1,375 @@
+//! Every socket method: its parameters (a struct per method), its result type, and the
+//! events a `watch`ing client receives. [`Request`] is the one enum the daemon dispatches on;
+//! clients call through the [`Method`] trait so a call site names its parameters and gets
+//! the right result type back.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::model::{Key, KeyRef, KeyState};
+use crate::rpc::{ErrorCode, RpcError};
+
+/// A method: its wire name and the type its result decodes to.
+pub trait Method: Serialize + DeserializeOwned + Into<Request> {
+    const NAME: &'static str;
+    type Output: Serialize + DeserializeOwned;
+}
+
+macro_rules! methods {
+    ($($(#[$doc:meta])* $variant:ident($params:ident) = $name:literal -> $output:ty;)*) => {
+        /// One parsed request, by method.
+        #[derive(Clone, Debug, PartialEq)]
+        pub enum Request {
+            $($(#[$doc])* $variant($params),)*
+        }
+
+        $(
+            impl Method for $params {
+                const NAME: &'static str = $name;
+                type Output = $output;
+            }
+
+            impl From<$params> for Request {
+                fn from(params: $params) -> Self {
+                    Request::$variant(params)
+                }
+            }
+        )*
+
+        impl Request {
+            /// Every method name, for help texts and tests.
+            pub const METHODS: &'static [&'static str] = &[$($name),*];
+
+            /// Reads a request's method and params. Missing params count as `{}`; params
+            /// must be an object (by-name), and unknown members are refused so typos fail
+            /// loudly instead of being ignored.
+            pub fn parse(method: &str, params: Option<Value>) -> Result<Self, RpcError> {
+                match method {
+                    $($name => decode::<$params>(method, params).map(Request::$variant),)*
+                    other => Err(RpcError::new(
+                        ErrorCode::UnknownMethod,
+                        format!("unknown method '{other}'"),
+                    )),
+                }
+            }
+
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $(Request::$variant(_) => $name,)*
+                }
+            }
+
+            /// The params as JSON, for sending.
+            pub fn params(&self) -> Result<Value, serde_json::Error> {
+                match self {
+                    $(Request::$variant(p) => serde_json::to_value(p),)*
+                }
+            }
+        }
+    };
+}
+
+fn decode<T: DeserializeOwned>(method: &str, params: Option<Value>) -> Result<T, RpcError> {
+    let params = match params {
+        None | Some(Value::Null) => Value::Object(Default::default()),
+        Some(obj @ Value::Object(_)) => obj,
+        Some(_) => {
+            return Err(RpcError::new(
+                ErrorCode::InvalidInput,
+                format!("params of '{method}' must be an object of named members"),
+            ));
+        }
+    };
+    serde_json::from_value(params).map_err(|e| {
+        RpcError::new(
+            ErrorCode::InvalidInput,
+            format!("invalid params for '{method}': {e}"),
+        )
+    })
+}
+
+methods! {
+    /// Version handshake.
+    Hello(HelloParams) = "hello" -> HelloResult;
+    KeyCreate(KeyCreate) = "key.create" -> Key;
+    KeyCreateBulk(KeyCreateBulk) = "key.create_bulk" -> KeyBulk;
+    KeyList(KeyList) = "key.list" -> KeyPage;
+    KeyGet(KeyGet) = "key.get" -> Key;
+    KeyUpdate(KeyUpdate) = "key.update" -> Key;
+    KeyDisable(KeyDisable) = "key.disable" -> Key;
+    KeyEnable(KeyEnable) = "key.enable" -> Key;
+    KeyDelete(KeyDelete) = "key.delete" -> Key;
+    Health(HealthParams) = "health" -> Health;
+    /// Subscribe this connection to events; the answer comes first, then notifications.
+    Watch(WatchParams) = "watch" -> WatchResult;
+    AuditList(AuditList) = "audit.list" -> AuditPage;
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HelloParams {
+    /// The client's own name and version, for the log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+    /// The protocol version the client speaks; a different one is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HelloResult {
+    pub protocol: u32,
+    pub version: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyCreate {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// The most keys one bulk call may create.
+pub const BULK_MAX: u32 = 10_000;
+
+/// Creates `count` keys named `PREFIX-N`, numbering on from the highest `PREFIX-N` that
+/// exists, all in one transaction: all are created or none.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyCreateBulk {
+    pub count: u32,
+    pub prefix: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KeyBulk {
+    pub keys: Vec<Key>,
+}
+
+/// Lists keys by id. Without `state`, deleted keys are left out.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyList {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<KeyState>,
+    /// Case-insensitive substring of the name, the note or the UUID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KeyPage {
+    pub keys: Vec<Key>,
+    /// How many keys match, ignoring offset and limit.
+    pub total: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyGet {
+    pub key: KeyRef,
+}
+
+/// Changes what is given; absent members stay. An empty note clears it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyUpdate {
+    pub key: KeyRef,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyDisable {
+    pub key: KeyRef,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyEnable {
+    pub key: KeyRef,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyDelete {
+    pub key: KeyRef,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthParams {}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Health {
+    pub version: String,
+    pub protocol: u32,
+    pub pid: u32,
+    pub uptime_secs: u64,
+    pub database: DatabaseHealth,
+    pub core: CoreHealth,
+    /// Keys whose desired state the core does not reflect yet.
+    pub pending: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DatabaseHealth {
+    pub ok: bool,
+    pub path: String,
+    pub keys: KeyCounts,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyCounts {
+    pub active: u64,
+    pub disabled: u64,
+    pub deleted: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CoreStatus {
+    /// Not checked yet.
+    Unknown,
+    Up,
+    Down,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CoreHealth {
+    pub status: CoreStatus,
+    /// `xray` or `v2fly`.
+    pub flavor: String,
+    pub api: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uptime_secs: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchParams {}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WatchResult {
+    pub subscribed: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditList {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<KeyRef>,
+    /// Newest first; default 100, at most 10,000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntry>,
+}
+
+/// One recorded mutation: who asked (peer credentials), what, on which key, and how it ended.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    /// Unix seconds.
+    pub time: i64,
+    pub uid: u32,
+    pub pid: Option<i32>,
+    pub method: String,
+    /// The key's id, when one was resolved or created.
+    pub key_id: Option<i64>,
+    /// The key as the request named it.
+    pub key_ref: Option<String>,
+    /// `ok`, or the error code.
+    pub outcome: String,
+    /// The error message, or a short summary (e.g. how many keys a bulk call made).
+    pub detail: Option<String>,
+}
+
+/// Who made a change, from the socket's peer credentials.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub uid: u32,
+    pub gid: u32,
+    pub pid: Option<i32>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyAction {
+    Created,
+    Updated,
+    Disabled,
+    Enabled,
+    Deleted,
+    /// The applier brought the core in line with the key (pending → live).
+    Applied,
+}
+
+/// `event.key`: a key changed. Carries the key as it now is.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KeyEvent {
+    pub action: KeyAction,
+    pub key: Key,
+    /// Absent for changes the daemon made by itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<Actor>,
+}
+
+/// `event.lagged`: this watcher fell behind and `missed` events were dropped; re-read state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LaggedEvent {
+    pub missed: u64,
+}
+
+/// Every notification a watcher can receive.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    Key(KeyEvent),
+    Lagged(LaggedEvent),
+}
+
+impl Event {
+    pub const KEY: &'static str = "event.key";
+    pub const LAGGED: &'static str = "event.lagged";
+
+    pub fn method(&self) -> &'static str {
+        match self {
+            Event::Key(_) => Self::KEY,
+            Event::Lagged(_) => Self::LAGGED,
+        }
+    }
+
+    pub fn params(&self) -> Result<Value, serde_json::Error> {
+        match self {
+            Event::Key(e) => serde_json::to_value(e),
+            Event::Lagged(e) => serde_json::to_value(e),
+        }
+    }
+
+    /// Reads a notification; `None` for a method this build does not know (newer daemon).
+    pub fn parse(method: &str, params: Value) -> Result<Option<Self>, serde_json::Error> {
+        Ok(match method {
+            Self::KEY => Some(Event::Key(serde_json::from_value(params)?)),
+            Self::LAGGED => Some(Event::Lagged(serde_json::from_value(params)?)),
+            _ => None,
+        })
+    }
+}

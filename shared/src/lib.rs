@@ -1,0 +1,32 @@
+//! Everything `veild` and its clients must agree on.
+//!
+//! - [`rpc`]: the JSON-RPC 2.0 envelope (requests, responses, notifications, errors).
+//! - [`api`]: every method's parameters and result, and every event, as typed structs.
+//! - [`model`]: the key model (states, reasons, identifiers).
+//! - [`validate`]: input rules for names, ids and UUIDs (S14).
+//! - [`framing`]: newline-delimited framing with a line cap.
+//! - [`client`]: an async client for the socket, used by the CLI, the dashboard and tests.
+
+pub mod api;
+pub mod client;
+pub mod framing;
+pub mod model;
+pub mod rpc;
+pub mod validate;
+
+/// The socket protocol version. Bumped on any incompatible change; `hello` returns it and
+/// clients refuse to talk to a daemon with another version.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The largest request line the daemon reads (1 MiB, newline excluded). A longer line is
+/// answered with an `invalid_input` error and skipped; the connection stays usable.
+pub const MAX_LINE_BYTES: usize = 1024 * 1024;
+
+/// Where `veild` listens and `veil` connects when nothing else is said.
+pub const DEFAULT_SOCKET: &str = "/run/veil/veil.sock";
+
+/// The environment variable that overrides the socket path for `veil`.
+pub const SOCKET_ENV: &str = "VEIL_SOCKET";
+
+/// This build's version, reported in `hello` and `health`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

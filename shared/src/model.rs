@@ -1,0 +1,144 @@
+//! The key model as it travels over the socket.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// What a key should be (desired) or is known to be in the core (applied).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyState {
+    Active,
+    Disabled,
+    Deleted,
+}
+
+impl KeyState {
+    pub const ALL: [KeyState; 3] = [KeyState::Active, KeyState::Disabled, KeyState::Deleted];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyState::Active => "active",
+            KeyState::Disabled => "disabled",
+            KeyState::Deleted => "deleted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|state| state.as_str() == s)
+    }
+}
+
+impl fmt::Display for KeyState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a key is disabled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DisableReason {
+    /// An operator or script disabled it.
+    Manual,
+    /// It used up its data limit.
+    Limited,
+    /// Its expiry passed.
+    Expired,
+}
+
+impl DisableReason {
+    pub const ALL: [DisableReason; 3] = [
+        DisableReason::Manual,
+        DisableReason::Limited,
+        DisableReason::Expired,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DisableReason::Manual => "manual",
+            DisableReason::Limited => "limited",
+            DisableReason::Expired => "expired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|reason| reason.as_str() == s)
+    }
+}
+
+impl fmt::Display for DisableReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One key as the daemon reports it. Times are Unix seconds (UTC).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Key {
+    pub id: i64,
+    pub uuid: Uuid,
+    pub name: String,
+    pub note: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// What the operator asked for.
+    pub state: KeyState,
+    /// What the core is known to have; `None` until the key was first applied.
+    pub applied: Option<KeyState>,
+    /// True while the core does not yet reflect `state` (S10).
+    pub pending: bool,
+    pub disable_reason: Option<DisableReason>,
+    /// Data limit in bytes (uplink + downlink); `None` is unlimited.
+    pub data_limit: Option<u64>,
+    /// Unix seconds after which the key is disabled; `None` never expires.
+    pub expires_at: Option<i64>,
+}
+
+/// How a request names a key (S1): numeric id, UUID or name. Names that look like an id
+/// or a UUID are refused at creation, so the three never overlap.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum KeyRef {
+    Id(i64),
+    Uuid(Uuid),
+    Name(String),
+}
+
+impl fmt::Display for KeyRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyRef::Id(id) => write!(f, "{id}"),
+            KeyRef::Uuid(uuid) => write!(f, "{uuid}"),
+            KeyRef::Name(name) => f.write_str(name),
+        }
+    }
+}
+
+/// On the wire a key reference is a JSON number (an id) or a string (id, UUID or name).
+impl Serialize for KeyRef {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            KeyRef::Id(id) => serializer.serialize_i64(*id),
+            KeyRef::Uuid(uuid) => serializer.collect_str(uuid),
+            KeyRef::Name(name) => serializer.serialize_str(name),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for KeyRef {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(i64),
+            Text(String),
+        }
+        match Raw::deserialize(deserializer)
+            .map_err(|_| serde::de::Error::custom("a key is a numeric id, a UUID or a name"))?
+        {
+            Raw::Number(id) => crate::validate::key_id(id).map_err(serde::de::Error::custom),
+            Raw::Text(text) => crate::validate::key_ref(&text).map_err(serde::de::Error::custom),
+        }
+    }
+}

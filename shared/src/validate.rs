@@ -1,0 +1,264 @@
+//! Input rules (S14). A name is what a phone shows as the profile title, so every script
+//! and emoji is welcome; what is refused is what breaks a line, hides text or makes a name
+//! ambiguous with an id or a UUID. Safety comes from bound SQL parameters and encoding at
+//! each output, not from banning characters here.
+
+use thiserror::Error;
+use unicode_normalization::UnicodeNormalization;
+use uuid::Uuid;
+
+use crate::model::KeyRef;
+
+/// The longest name, in Unicode scalar values after trimming.
+pub const NAME_MAX_CHARS: usize = 64;
+/// The longest note, in Unicode scalar values.
+pub const NOTE_MAX_CHARS: usize = 1000;
+/// The longest bulk prefix, leaving room for `-NNNNN` within [`NAME_MAX_CHARS`].
+pub const PREFIX_MAX_CHARS: usize = 48;
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum InvalidInput {
+    #[error("name is empty")]
+    EmptyName,
+    #[error("name is {0} characters long; the limit is {NAME_MAX_CHARS}")]
+    NameTooLong(usize),
+    #[error("name contains {0}, which is not allowed in a name")]
+    BadNameChar(String),
+    #[error("name '{0}' looks like a numeric id; add a letter so ids stay unambiguous")]
+    NameLooksLikeId(String),
+    #[error("name '{0}' looks like a UUID; choose another so UUIDs stay unambiguous")]
+    NameLooksLikeUuid(String),
+    #[error("note is {0} characters long; the limit is {NOTE_MAX_CHARS}")]
+    NoteTooLong(usize),
+    #[error("note contains {0}, which is not allowed in a note")]
+    BadNoteChar(String),
+    #[error("key id must be a positive integer, got {0}")]
+    BadId(i64),
+    #[error("'{0}' is not a valid UUID")]
+    BadUuid(String),
+    #[error("key reference is empty")]
+    EmptyRef,
+}
+
+/// Describes a refused character for an error message without echoing it raw.
+fn describe(c: char) -> String {
+    format!("U+{:04X}", u32::from(c))
+}
+
+/// Bidirectional overrides and isolates can make a terminal show text in another order
+/// than it is stored (spoofed names in tables and logs), so they are refused.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+}
+
+fn is_noncharacter(c: char) -> bool {
+    let v = u32::from(c);
+    (0xFDD0..=0xFDEF).contains(&v) || (v & 0xFFFE) == 0xFFFE
+}
+
+/// Characters no name or note may hold: controls (tabs, line breaks, escapes), the
+/// Unicode line and paragraph separators, bidi controls and noncharacters.
+fn refused_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}')
+        || is_bidi_control(c)
+        || is_noncharacter(c)
+}
+
+/// True for text that reads as a numeric id (optionally signed).
+fn looks_like_id(s: &str) -> bool {
+    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Validates and normalizes a key name: trimmed, NFC, 1–64 characters of printable text,
+/// not shaped like an id or a UUID.
+pub fn name(raw: &str) -> Result<String, InvalidInput> {
+    let name: String = raw.trim().nfc().collect();
+    if name.is_empty() {
+        return Err(InvalidInput::EmptyName);
+    }
+    if let Some(c) = name.chars().find(|&c| refused_char(c)) {
+        return Err(InvalidInput::BadNameChar(describe(c)));
+    }
+    let len = name.chars().count();
+    if len > NAME_MAX_CHARS {
+        return Err(InvalidInput::NameTooLong(len));
+    }
+    if looks_like_id(&name) {
+        return Err(InvalidInput::NameLooksLikeId(name));
+    }
+    if Uuid::try_parse(&name).is_ok() {
+        return Err(InvalidInput::NameLooksLikeUuid(name));
+    }
+    Ok(name)
+}
+
+/// The form of a name that uniqueness is checked on: names equal up to case are one name.
+pub fn name_fold(name: &str) -> String {
+    name.nfc().flat_map(char::to_lowercase).collect()
+}
+
+/// Validates a note: up to 1000 characters; line breaks and tabs are allowed here (a note
+/// is free text), other controls are not.
+pub fn note(raw: &str) -> Result<String, InvalidInput> {
+    let note: String = raw.trim().nfc().collect();
+    if let Some(c) = note
+        .chars()
+        .find(|&c| !matches!(c, '\n' | '\t') && refused_char(c))
+    {
+        return Err(InvalidInput::BadNoteChar(describe(c)));
+    }
+    let len = note.chars().count();
+    if len > NOTE_MAX_CHARS {
+        return Err(InvalidInput::NoteTooLong(len));
+    }
+    Ok(note)
+}
+
+/// Validates a bulk-creation prefix: the same rules as a name, shorter, so that
+/// `PREFIX-N` is always a valid name.
+pub fn prefix(raw: &str) -> Result<String, InvalidInput> {
+    let prefix = name(raw)?;
+    let len = prefix.chars().count();
+    if len > PREFIX_MAX_CHARS {
+        return Err(InvalidInput::NameTooLong(len));
+    }
+    Ok(prefix)
+}
+
+pub fn key_id(id: i64) -> Result<KeyRef, InvalidInput> {
+    if id > 0 {
+        Ok(KeyRef::Id(id))
+    } else {
+        Err(InvalidInput::BadId(id))
+    }
+}
+
+/// Parses a UUID in any form the `uuid` crate reads (hyphenated, simple, braced, URN),
+/// returning it canonical (lower-case hyphenated when displayed).
+pub fn uuid(raw: &str) -> Result<Uuid, InvalidInput> {
+    Uuid::try_parse(raw.trim()).map_err(|_| InvalidInput::BadUuid(raw.to_owned()))
+}
+
+/// Reads a textual key reference: digits are an id, a UUID is a UUID, anything else is a name.
+pub fn key_ref(raw: &str) -> Result<KeyRef, InvalidInput> {
+    let text = raw.trim();
+    if text.is_empty() {
+        return Err(InvalidInput::EmptyRef);
+    }
+    if looks_like_id(text) {
+        return match text.parse::<i64>() {
+            Ok(id) => key_id(id),
+            Err(_) => Err(InvalidInput::BadId(i64::MAX)),
+        };
+    }
+    if let Ok(uuid) = Uuid::try_parse(text) {
+        return Ok(KeyRef::Uuid(uuid));
+    }
+    Ok(KeyRef::Name(text.nfc().collect()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_of_every_script_are_welcome() {
+        for ok in [
+            "alice",
+            "Маша",
+            "東京 office",
+            "🦊 fox",
+            "a+b=c&d#e%f",
+            "👨‍👩‍👧 family",
+            "O'Brien; DROP TABLE keys",
+        ] {
+            assert_eq!(name(ok).as_deref(), Ok(ok), "{ok}");
+        }
+        assert_eq!(name("  padded  ").as_deref(), Ok("padded"));
+    }
+
+    #[test]
+    fn names_that_break_lines_or_hide_text_are_refused() {
+        assert_eq!(name(""), Err(InvalidInput::EmptyName));
+        assert_eq!(name("   "), Err(InvalidInput::EmptyName));
+        assert!(matches!(name("a\nb"), Err(InvalidInput::BadNameChar(_))));
+        assert!(matches!(name("a\tb"), Err(InvalidInput::BadNameChar(_))));
+        assert!(matches!(
+            name("a\u{1b}[31mb"),
+            Err(InvalidInput::BadNameChar(_))
+        ));
+        assert!(matches!(
+            name("a\u{2028}b"),
+            Err(InvalidInput::BadNameChar(_))
+        ));
+        assert!(matches!(
+            name("abc\u{202E}gpj"),
+            Err(InvalidInput::BadNameChar(_))
+        ));
+        assert!(matches!(
+            name("a\u{FFFF}"),
+            Err(InvalidInput::BadNameChar(_))
+        ));
+        assert_eq!(name(&"x".repeat(64)).map(|n| n.len()), Ok(64));
+        assert_eq!(name(&"я".repeat(65)), Err(InvalidInput::NameTooLong(65)));
+    }
+
+    #[test]
+    fn names_shaped_like_identifiers_are_refused() {
+        assert!(matches!(name("42"), Err(InvalidInput::NameLooksLikeId(_))));
+        assert!(matches!(name("-7"), Err(InvalidInput::NameLooksLikeId(_))));
+        assert!(matches!(
+            name("6f1c1f4e-8a5e-4d43-9a57-1b0a4b3c2d1e"),
+            Err(InvalidInput::NameLooksLikeUuid(_))
+        ));
+        assert!(matches!(
+            name("6F1C1F4E8A5E4D439A571B0A4B3C2D1E"),
+            Err(InvalidInput::NameLooksLikeUuid(_))
+        ));
+        assert!(name("42a").is_ok());
+    }
+
+    #[test]
+    fn names_fold_case_and_normalization() {
+        assert_eq!(name_fold("ALICE"), name_fold("alice"));
+        assert_eq!(name_fold("МАША"), name_fold("маша"));
+        // "é" precomposed and decomposed are one name.
+        assert_eq!(name_fold("caf\u{e9}"), name_fold("cafe\u{301}"));
+    }
+
+    #[test]
+    fn key_refs_resolve_to_one_kind() {
+        assert_eq!(key_ref("17"), Ok(KeyRef::Id(17)));
+        assert_eq!(key_ref("0"), Err(InvalidInput::BadId(0)));
+        assert_eq!(key_ref("-3"), Err(InvalidInput::BadId(-3)));
+        assert!(matches!(
+            key_ref("99999999999999999999"),
+            Err(InvalidInput::BadId(_))
+        ));
+        let u = "6f1c1f4e-8a5e-4d43-9a57-1b0a4b3c2d1e";
+        assert_eq!(
+            key_ref(&u.to_uppercase()),
+            Ok(KeyRef::Uuid(uuid(u).unwrap_or_default()))
+        );
+        assert_eq!(key_ref("alice"), Ok(KeyRef::Name("alice".into())));
+        assert_eq!(key_ref(" "), Err(InvalidInput::EmptyRef));
+    }
+
+    #[test]
+    fn notes_allow_line_breaks_but_not_escapes() {
+        assert_eq!(
+            note("line one\nline two").as_deref(),
+            Ok("line one\nline two")
+        );
+        assert!(matches!(
+            note("bell\u{7}"),
+            Err(InvalidInput::BadNoteChar(_))
+        ));
+        assert!(matches!(
+            note(&"n".repeat(1001)),
+            Err(InvalidInput::NoteTooLong(1001))
+        ));
+    }
+}
