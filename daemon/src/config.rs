@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::core::Flavor;
+use crate::corelink::Flavor;
 
 pub const DEFAULT_PATH: &str = "/etc/veil/veild.toml";
 
@@ -54,7 +54,7 @@ pub struct PublicConfig {
 mod defaults {
     use std::path::PathBuf;
 
-    use crate::core::Flavor;
+    use crate::corelink::Flavor;
 
     pub fn socket() -> PathBuf {
         veil_shared::DEFAULT_SOCKET.into()
@@ -89,47 +89,71 @@ mod defaults {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("config file {path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("config file {path}: {key} = {value}: {problem}")]
-    Invalid { path: PathBuf, key: &'static str, value: String, problem: String },
+    Invalid {
+        path: PathBuf,
+        key: &'static str,
+        value: String,
+        problem: String,
+    },
 }
 
 impl Config {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
         Self::parse(&text, path)
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        let config: Config = toml::from_str(text)
-            .map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })?;
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
         config.validate(path)?;
         Ok(config)
     }
 
     /// The test command with the default filled in.
     pub fn test_command(&self) -> Vec<String> {
-        self.core.test_command.clone().unwrap_or_else(|| defaults::test_command(self.core.flavor))
+        self.core
+            .test_command
+            .clone()
+            .unwrap_or_else(|| defaults::test_command(self.core.flavor))
     }
 
     fn validate(&self, path: &Path) -> Result<(), ConfigError> {
-        let bad = |key: &'static str, value: &dyn std::fmt::Debug, problem: &str| ConfigError::Invalid {
-            path: path.to_owned(),
-            key,
-            value: format!("{value:?}"),
-            problem: problem.to_owned(),
-        };
+        let bad =
+            |key: &'static str, value: &dyn std::fmt::Debug, problem: &str| ConfigError::Invalid {
+                path: path.to_owned(),
+                key,
+                value: format!("{value:?}"),
+                problem: problem.to_owned(),
+            };
         absolute_file(&self.socket).map_err(|p| bad("socket", &self.socket, p))?;
         absolute_file(&self.database).map_err(|p| bad("database", &self.database, p))?;
         if self.socket_group.trim().is_empty() || self.socket_group.contains(char::is_whitespace) {
-            return Err(bad("socket_group", &self.socket_group, "must be a group name"));
+            return Err(bad(
+                "socket_group",
+                &self.socket_group,
+                "must be a group name",
+            ));
         }
         check_api(&self.core.api).map_err(|p| bad("core.api", &self.core.api, &p))?;
         if self.core.inbound_tag.trim().is_empty() {
-            return Err(bad("core.inbound_tag", &self.core.inbound_tag, "must not be empty"));
+            return Err(bad(
+                "core.inbound_tag",
+                &self.core.inbound_tag,
+                "must not be empty",
+            ));
         }
         absolute_file(&self.core.config).map_err(|p| bad("core.config", &self.core.config, p))?;
         if let Some(cmd) = &self.core.test_command {
@@ -174,7 +198,9 @@ fn check_api(api: &str) -> Result<(), String> {
 
 fn check_test_command(cmd: &[String]) -> Result<(), &'static str> {
     match cmd.first() {
-        None => Err("must name a program, e.g. [\"xray\", \"run\", \"-test\", \"-config\", \"{config}\"]"),
+        None => Err(
+            "must name a program, e.g. [\"xray\", \"run\", \"-test\", \"-config\", \"{config}\"]",
+        ),
         Some(program) if program.trim().is_empty() => Err("the program (first word) is empty"),
         Some(_) if !cmd.iter().any(|w| w.contains("{config}")) => {
             Err("must contain {config}, where the candidate file's path goes")
@@ -249,16 +275,37 @@ host = "vpn.example.com"
     #[test]
     fn errors_name_the_key_and_the_value() {
         let cases = [
-            (FULL.replace("socket   = \"/run", "sockett = \"/run"), "sockett"),
+            (
+                FULL.replace("socket   = \"/run", "sockett = \"/run"),
+                "sockett",
+            ),
             (FULL.replace("\"xray\"\napi", "\"xary\"\napi"), "xary"),
-            (FULL.replace("127.0.0.1:10085", "127.0.0.1"), "core.api = \"127.0.0.1\""),
+            (
+                FULL.replace("127.0.0.1:10085", "127.0.0.1"),
+                "core.api = \"127.0.0.1\"",
+            ),
             (FULL.replace("127.0.0.1:10085", "127.0.0.1:0"), "core.api"),
-            (FULL.replace("\"/var/lib/veil/veil.db\"", "\"veil.db\""), "database = \"veil.db\""),
-            (FULL.replace("inbound_tag = \"vless-in\"", "inbound_tag = \"\""), "core.inbound_tag"),
+            (
+                FULL.replace("\"/var/lib/veil/veil.db\"", "\"veil.db\""),
+                "database = \"veil.db\"",
+            ),
+            (
+                FULL.replace("inbound_tag = \"vless-in\"", "inbound_tag = \"\""),
+                "core.inbound_tag",
+            ),
             (FULL.replace(", \"{config}\"]", "]"), "core.test_command"),
-            (FULL.replace("vpn.example.com", "https://vpn.example.com"), "public.host"),
-            (FULL.replace("socket_group = \"veil\"", "socket_group = \"\""), "socket_group"),
-            (FULL.replace("[public]\nhost = \"vpn.example.com\"\n", ""), "public"),
+            (
+                FULL.replace("vpn.example.com", "https://vpn.example.com"),
+                "public.host",
+            ),
+            (
+                FULL.replace("socket_group = \"veil\"", "socket_group = \"\""),
+                "socket_group",
+            ),
+            (
+                FULL.replace("[public]\nhost = \"vpn.example.com\"\n", ""),
+                "public",
+            ),
         ];
         for (text, needle) in cases {
             let err = parse(&text).unwrap_err();

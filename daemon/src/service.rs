@@ -9,8 +9,8 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::broadcast;
 use veil_shared::api::{
-    Actor, AuditList, AuditPage, CoreHealth, CoreStatus, DatabaseHealth, Event, Health,
-    HelloParams, HelloResult, KeyAction, KeyBulk, KeyEvent, KeyList, KeyPage, Request, BULK_MAX,
+    Actor, AuditList, AuditPage, BULK_MAX, CoreHealth, CoreStatus, DatabaseHealth, Event, Health,
+    HelloParams, HelloResult, KeyAction, KeyBulk, KeyEvent, KeyList, KeyPage, Request,
 };
 use veil_shared::model::{DisableReason, Key, KeyRef, KeyState};
 use veil_shared::rpc::{ErrorCode, RpcError};
@@ -62,7 +62,12 @@ struct Done<T> {
 impl KeyService {
     pub fn new(store: Store, config: Arc<Config>) -> Self {
         let (events, _) = broadcast::channel(EVENT_BUFFER);
-        Self { store, events, config, started: Instant::now() }
+        Self {
+            store,
+            events,
+            config,
+            started: Instant::now(),
+        }
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
@@ -78,16 +83,31 @@ impl KeyService {
             Request::Health(_) => to_value(self.health().await),
             Request::KeyGet(p) => {
                 let key = p.key;
-                to_value(self.store.read(move |c| keys::get(c, &key)).await.map_err(internal)?)
+                to_value(
+                    self.store
+                        .read(move |c| keys::get(c, &key))
+                        .await
+                        .map_err(internal)?,
+                )
             }
             Request::KeyList(p) => to_value(self.list(p).await?),
             Request::AuditList(p) => to_value(self.audit(p).await?),
             Request::KeyCreate(p) => {
                 let detail = None;
-                self.mutate(actor, "key.create", Some(p.name.clone()), KeyAction::Created, move |c| {
-                    let key = keys::create(c, &p.name, p.note.as_deref())?;
-                    Ok(Done { value: key.clone(), changed: vec![key], detail })
-                })
+                self.mutate(
+                    actor,
+                    "key.create",
+                    Some(p.name.clone()),
+                    KeyAction::Created,
+                    move |c| {
+                        let key = keys::create(c, &p.name, p.note.as_deref())?;
+                        Ok(Done {
+                            value: key.clone(),
+                            changed: vec![key],
+                            detail,
+                        })
+                    },
+                )
                 .await
             }
             Request::KeyCreateBulk(p) => {
@@ -97,37 +117,90 @@ impl KeyService {
                         format!("count must be from 1 to {BULK_MAX}, got {}", p.count),
                     ));
                 }
-                self.mutate(actor, "key.create_bulk", Some(p.prefix.clone()), KeyAction::Created, move |c| {
-                    let made = keys::create_bulk(c, &p.prefix, p.count)?;
-                    let detail = match (made.first(), made.last()) {
-                        (Some(a), Some(b)) => Some(format!("{} keys, ids {}..={}", made.len(), a.id, b.id)),
-                        _ => None,
-                    };
-                    Ok(Done { value: KeyBulk { keys: made.clone() }, changed: made, detail })
-                })
+                self.mutate(
+                    actor,
+                    "key.create_bulk",
+                    Some(p.prefix.clone()),
+                    KeyAction::Created,
+                    move |c| {
+                        let made = keys::create_bulk(c, &p.prefix, p.count)?;
+                        let detail = match (made.first(), made.last()) {
+                            (Some(a), Some(b)) => {
+                                Some(format!("{} keys, ids {}..={}", made.len(), a.id, b.id))
+                            }
+                            _ => None,
+                        };
+                        Ok(Done {
+                            value: KeyBulk { keys: made.clone() },
+                            changed: made,
+                            detail,
+                        })
+                    },
+                )
                 .await
             }
             Request::KeyUpdate(p) => {
                 let key_ref = p.key.to_string();
-                self.mutate(actor, "key.update", Some(key_ref), KeyAction::Updated, move |c| {
-                    let mut key = keys::get_live(c, &p.key)?;
-                    let mut what = Vec::new();
-                    if let Some(name) = &p.name {
-                        key = keys::rename(c, &KeyRef::Id(key.id), name)?;
-                        what.push("name");
-                    }
-                    if let Some(note) = &p.note {
-                        key = keys::set_note(c, &KeyRef::Id(key.id), note)?;
-                        what.push("note");
-                    }
-                    let detail = Some(if what.is_empty() { "nothing to change".into() } else { what.join(", ") });
-                    Ok(Done { value: key.clone(), changed: vec![key], detail })
-                })
+                self.mutate(
+                    actor,
+                    "key.update",
+                    Some(key_ref),
+                    KeyAction::Updated,
+                    move |c| {
+                        let mut key = keys::get_live(c, &p.key)?;
+                        let mut what = Vec::new();
+                        if let Some(name) = &p.name {
+                            key = keys::rename(c, &KeyRef::Id(key.id), name)?;
+                            what.push("name");
+                        }
+                        if let Some(note) = &p.note {
+                            key = keys::set_note(c, &KeyRef::Id(key.id), note)?;
+                            what.push("note");
+                        }
+                        let detail = Some(if what.is_empty() {
+                            "nothing to change".into()
+                        } else {
+                            what.join(", ")
+                        });
+                        Ok(Done {
+                            value: key.clone(),
+                            changed: vec![key],
+                            detail,
+                        })
+                    },
+                )
                 .await
             }
-            Request::KeyDisable(p) => self.set_state(actor, "key.disable", p.key, KeyState::Disabled, KeyAction::Disabled).await,
-            Request::KeyEnable(p) => self.set_state(actor, "key.enable", p.key, KeyState::Active, KeyAction::Enabled).await,
-            Request::KeyDelete(p) => self.set_state(actor, "key.delete", p.key, KeyState::Deleted, KeyAction::Deleted).await,
+            Request::KeyDisable(p) => {
+                self.set_state(
+                    actor,
+                    "key.disable",
+                    p.key,
+                    KeyState::Disabled,
+                    KeyAction::Disabled,
+                )
+                .await
+            }
+            Request::KeyEnable(p) => {
+                self.set_state(
+                    actor,
+                    "key.enable",
+                    p.key,
+                    KeyState::Active,
+                    KeyAction::Enabled,
+                )
+                .await
+            }
+            Request::KeyDelete(p) => {
+                self.set_state(
+                    actor,
+                    "key.delete",
+                    p.key,
+                    KeyState::Deleted,
+                    KeyAction::Deleted,
+                )
+                .await
+            }
         }
     }
 
@@ -142,7 +215,11 @@ impl KeyService {
         let reason = (state == KeyState::Disabled).then_some(DisableReason::Manual);
         self.mutate(actor, method, Some(key.to_string()), action, move |c| {
             let updated = keys::set_state(c, &key, state, reason)?;
-            Ok(Done { value: updated.clone(), changed: vec![updated], detail: None })
+            Ok(Done {
+                value: updated.clone(),
+                changed: vec![updated],
+                detail: None,
+            })
         })
         .await
     }
@@ -172,9 +249,19 @@ impl KeyService {
                     Err(_) => drop(inner), // rolls the savepoint back
                 }
                 let (outcome, detail, key_id) = match &result {
-                    Ok(done) => ("ok".to_owned(), done.detail.clone(), done.changed.first().map(|k| k.id)),
-                    Err(StoreError::Rejected(e)) => (e.kind().to_string(), Some(e.message.clone()), None),
-                    Err(other) => (ErrorCode::Internal.to_string(), Some(other.to_string()), None),
+                    Ok(done) => (
+                        "ok".to_owned(),
+                        done.detail.clone(),
+                        done.changed.first().map(|k| k.id),
+                    ),
+                    Err(StoreError::Rejected(e)) => {
+                        (e.kind().to_string(), Some(e.message.clone()), None)
+                    }
+                    Err(other) => (
+                        ErrorCode::Internal.to_string(),
+                        Some(other.to_string()),
+                        None,
+                    ),
                 };
                 audit::insert(
                     sp,
@@ -200,11 +287,20 @@ impl KeyService {
                     );
                 }
                 if done.changed.len() > 1 {
-                    tracing::info!(method, uid = actor.uid, count = done.changed.len(), "bulk change");
+                    tracing::info!(
+                        method,
+                        uid = actor.uid,
+                        count = done.changed.len(),
+                        "bulk change"
+                    );
                 }
                 for key in done.changed {
                     // No watcher is not an error.
-                    let _ = self.events.send(Event::Key(KeyEvent { action, key, actor: Some(actor) }));
+                    let _ = self.events.send(Event::Key(KeyEvent {
+                        action,
+                        key,
+                        actor: Some(actor),
+                    }));
                 }
                 to_value(done.value)
             }
@@ -235,14 +331,19 @@ impl KeyService {
     }
 
     async fn audit(&self, p: AuditList) -> Result<AuditPage, RpcError> {
-        let limit = p.limit.unwrap_or(AUDIT_DEFAULT_LIMIT).clamp(1, AUDIT_MAX_LIMIT);
+        let limit = p
+            .limit
+            .unwrap_or(AUDIT_DEFAULT_LIMIT)
+            .clamp(1, AUDIT_MAX_LIMIT);
         self.store
             .read(move |c| {
                 let key_id = match &p.key {
                     Some(key) => Some(keys::get(c, key)?.id),
                     None => None,
                 };
-                Ok(AuditPage { entries: audit::list(c, key_id, limit)? })
+                Ok(AuditPage {
+                    entries: audit::list(c, key_id, limit)?,
+                })
             })
             .await
             .map_err(internal)
@@ -278,7 +379,12 @@ impl KeyService {
             .await;
         let (database, pending) = match db {
             Ok((counts, pending)) => (
-                DatabaseHealth { ok: true, path: self.store.path().display().to_string(), keys: counts, error: None },
+                DatabaseHealth {
+                    ok: true,
+                    path: self.store.path().display().to_string(),
+                    keys: counts,
+                    error: None,
+                },
                 pending,
             ),
             Err(e) => (
@@ -311,24 +417,27 @@ impl KeyService {
 }
 
 fn hello(p: HelloParams) -> Result<HelloResult, RpcError> {
-    if let Some(theirs) = p.protocol {
-        if theirs != veil_shared::PROTOCOL_VERSION {
-            return Err(RpcError::new(
-                ErrorCode::VersionMismatch,
-                format!(
-                    "veild {} speaks protocol {}, the client speaks {theirs}; upgrade the older one",
-                    veil_shared::VERSION,
-                    veil_shared::PROTOCOL_VERSION
-                ),
-            ));
-        }
+    if let Some(theirs) = p.protocol
+        && theirs != veil_shared::PROTOCOL_VERSION
+    {
+        return Err(RpcError::new(
+            ErrorCode::VersionMismatch,
+            format!(
+                "veild {} speaks protocol {}, the client speaks {theirs}; upgrade the older one",
+                veil_shared::VERSION,
+                veil_shared::PROTOCOL_VERSION
+            ),
+        ));
     }
-    Ok(HelloResult { protocol: veil_shared::PROTOCOL_VERSION, version: veil_shared::VERSION.into() })
+    Ok(HelloResult {
+        protocol: veil_shared::PROTOCOL_VERSION,
+        version: veil_shared::VERSION.into(),
+    })
 }
 
-fn flavor_name(flavor: crate::core::Flavor) -> &'static str {
+fn flavor_name(flavor: crate::corelink::Flavor) -> &'static str {
     match flavor {
-        crate::core::Flavor::Xray => "xray",
-        crate::core::Flavor::V2fly => "v2fly",
+        crate::corelink::Flavor::Xray => "xray",
+        crate::corelink::Flavor::V2fly => "v2fly",
     }
 }

@@ -72,13 +72,8 @@ impl Client {
             client: Some(client.to_owned()),
             protocol: Some(crate::PROTOCOL_VERSION),
         };
-        let res: HelloResult = match this.call(hello).await {
-            Ok(res) => res,
-            Err(ClientError::Rpc(e)) if e.kind() == crate::rpc::ErrorCode::VersionMismatch => {
-                return Err(ClientError::Protocol(e.message));
-            }
-            Err(e) => return Err(e),
-        };
+        // A daemon that refuses our version answers `version_mismatch`, kept as `Rpc`.
+        let res: HelloResult = this.call(hello).await?;
         if res.protocol != crate::PROTOCOL_VERSION {
             return Err(ClientError::Version {
                 daemon: res.protocol,
@@ -114,7 +109,7 @@ impl Client {
         self.conn.get_mut().write_all(&line).await?;
         loop {
             match self.read_message().await? {
-                ServerMessage::Response(resp) if resp.id == Value::from(id) => {
+                ServerMessage::Response(resp) if resp.id == id => {
                     return match (resp.result, resp.error) {
                         (_, Some(err)) => Err(ClientError::Rpc(err)),
                         (Some(result), None) => Ok(result),

@@ -36,6 +36,8 @@ pub enum InvalidInput {
     BadId(i64),
     #[error("'{0}' is not a valid UUID")]
     BadUuid(String),
+    #[error("key id {0} is too large")]
+    IdOutOfRange(String),
     #[error("key reference is empty")]
     EmptyRef,
 }
@@ -57,8 +59,9 @@ fn is_noncharacter(c: char) -> bool {
 }
 
 /// Characters no name or note may hold: controls (tabs, line breaks, escapes), the
-/// Unicode line and paragraph separators, bidi controls and noncharacters.
-fn refused_char(c: char) -> bool {
+/// Unicode line and paragraph separators, bidi controls and noncharacters. Public so output
+/// code can neutralize them in anything it did not validate itself.
+pub fn refused_char(c: char) -> bool {
     c.is_control()
         || matches!(c, '\u{2028}' | '\u{2029}')
         || is_bidi_control(c)
@@ -150,7 +153,7 @@ pub fn key_ref(raw: &str) -> Result<KeyRef, InvalidInput> {
     if looks_like_id(text) {
         return match text.parse::<i64>() {
             Ok(id) => key_id(id),
-            Err(_) => Err(InvalidInput::BadId(i64::MAX)),
+            Err(_) => Err(InvalidInput::IdOutOfRange(text.to_owned())),
         };
     }
     if let Ok(uuid) = Uuid::try_parse(text) {
@@ -235,7 +238,7 @@ mod tests {
         assert_eq!(key_ref("-3"), Err(InvalidInput::BadId(-3)));
         assert!(matches!(
             key_ref("99999999999999999999"),
-            Err(InvalidInput::BadId(_))
+            Err(InvalidInput::IdOutOfRange(_))
         ));
         let u = "6f1c1f4e-8a5e-4d43-9a57-1b0a4b3c2d1e";
         assert_eq!(

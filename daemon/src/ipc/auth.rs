@@ -21,7 +21,11 @@ impl Access {
             .ok_or_else(|| {
                 format!("socket_group = \"{group_name}\": no such group (create it with `groupadd --system {group_name}`)")
             })?;
-        Ok(Self { group_name: group_name.to_owned(), gid: group.gid, daemon_uid: Uid::effective() })
+        Ok(Self {
+            group_name: group_name.to_owned(),
+            gid: group.gid,
+            daemon_uid: Uid::effective(),
+        })
     }
 
     pub fn allows(&self, actor: &Actor) -> bool {
@@ -29,10 +33,10 @@ impl Access {
         if uid.is_root() || uid == self.daemon_uid || Gid::from_raw(actor.gid) == self.gid {
             return true;
         }
-        if let Some(pid) = actor.pid {
-            if process_groups(pid).contains(&self.gid.as_raw()) {
-                return true;
-            }
+        if let Some(pid) = actor.pid
+            && process_groups(pid).contains(&self.gid.as_raw())
+        {
+            return true;
         }
         user_in_group(uid, self.gid)
     }
@@ -47,7 +51,11 @@ fn process_groups(pid: i32) -> Vec<u32> {
     status
         .lines()
         .find_map(|line| line.strip_prefix("Groups:"))
-        .map(|rest| rest.split_whitespace().filter_map(|g| g.parse().ok()).collect())
+        .map(|rest| {
+            rest.split_whitespace()
+                .filter_map(|g| g.parse().ok())
+                .collect()
+        })
         .unwrap_or_default()
 }
 

@@ -14,12 +14,12 @@ use tokio::io::{AsyncWrite, AsyncWriteExt, BufReader, ReadHalf};
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
+use veil_shared::MAX_LINE_BYTES;
 use veil_shared::api::{Actor, Event, LaggedEvent, Request};
 use veil_shared::framing::{self, Line};
 use veil_shared::rpc::{
     ErrorCode, JSONRPC, NotificationEnvelope, RequestEnvelope, ResponseEnvelope, RpcError,
 };
-use veil_shared::MAX_LINE_BYTES;
 
 use super::auth::Access;
 use crate::service::KeyService;
@@ -75,7 +75,12 @@ pub async fn serve(stream: Stream, ctx: Context, has_slot: bool) {
     .await
 }
 
-async fn run<W: AsyncWrite + Unpin>(read: ReadHalf<Stream>, mut write: W, actor: Actor, ctx: &Context) {
+async fn run<W: AsyncWrite + Unpin>(
+    read: ReadHalf<Stream>,
+    mut write: W,
+    actor: Actor,
+    ctx: &Context,
+) {
     let (tx, mut incoming) = mpsc::channel(1);
     let reader = tokio::spawn(read_lines(read, tx, ctx.shutdown.clone()));
     let mut events: Option<broadcast::Receiver<Event>> = None;
@@ -108,12 +113,18 @@ async fn next_event(events: &mut Option<broadcast::Receiver<Event>>) -> Option<E
     };
     match rx.recv().await {
         Ok(event) => Some(event),
-        Err(broadcast::error::RecvError::Lagged(missed)) => Some(Event::Lagged(LaggedEvent { missed })),
+        Err(broadcast::error::RecvError::Lagged(missed)) => {
+            Some(Event::Lagged(LaggedEvent { missed }))
+        }
         Err(broadcast::error::RecvError::Closed) => None,
     }
 }
 
-async fn read_lines(read: ReadHalf<Stream>, tx: mpsc::Sender<Incoming>, shutdown: CancellationToken) {
+async fn read_lines(
+    read: ReadHalf<Stream>,
+    tx: mpsc::Sender<Incoming>,
+    shutdown: CancellationToken,
+) {
     let mut reader = BufReader::new(read);
     let mut buf = Vec::new();
     loop {
@@ -183,21 +194,38 @@ async fn handle<W: AsyncWrite + Unpin>(
 /// id member at all; an explicit `"id": null` is answered with null). On failure returns
 /// the id to answer with.
 fn parse_envelope(line: &[u8]) -> Result<(RequestEnvelope, Option<Value>), (Value, RpcError)> {
-    let value: Value = serde_json::from_slice(line)
-        .map_err(|e| (Value::Null, RpcError::parse_error(format!("not valid JSON: {e}"))))?;
+    let value: Value = serde_json::from_slice(line).map_err(|e| {
+        (
+            Value::Null,
+            RpcError::parse_error(format!("not valid JSON: {e}")),
+        )
+    })?;
     let raw_id = value.get("id").cloned();
     let id = raw_id.clone().unwrap_or(Value::Null);
     if !matches!(id, Value::Null | Value::String(_) | Value::Number(_)) {
-        return Err((Value::Null, RpcError::invalid_request("id must be a string, a number or null")));
+        return Err((
+            Value::Null,
+            RpcError::invalid_request("id must be a string, a number or null"),
+        ));
     }
     if value.is_array() {
-        return Err((Value::Null, RpcError::invalid_request("batch requests are not supported; send one object per line")));
+        return Err((
+            Value::Null,
+            RpcError::invalid_request("batch requests are not supported; send one object per line"),
+        ));
     }
     if !value.is_object() {
-        return Err((Value::Null, RpcError::invalid_request("a request must be a JSON object")));
+        return Err((
+            Value::Null,
+            RpcError::invalid_request("a request must be a JSON object"),
+        ));
     }
-    let envelope: RequestEnvelope = serde_json::from_value(value)
-        .map_err(|e| (id.clone(), RpcError::invalid_request(format!("not a JSON-RPC request: {e}"))))?;
+    let envelope: RequestEnvelope = serde_json::from_value(value).map_err(|e| {
+        (
+            id.clone(),
+            RpcError::invalid_request(format!("not a JSON-RPC request: {e}")),
+        )
+    })?;
     if envelope.jsonrpc != JSONRPC {
         return Err((id, RpcError::invalid_request("jsonrpc must be \"2.0\"")));
     }
@@ -212,11 +240,18 @@ async fn notify<W: AsyncWrite + Unpin>(write: &mut W, event: &Event) -> std::io:
             return Ok(());
         }
     };
-    let note = NotificationEnvelope { jsonrpc: JSONRPC.into(), method: event.method().into(), params };
+    let note = NotificationEnvelope {
+        jsonrpc: JSONRPC.into(),
+        method: event.method().into(),
+        params,
+    };
     send(write, &note).await
 }
 
-async fn send<W: AsyncWrite + Unpin, T: serde::Serialize>(write: &mut W, msg: &T) -> std::io::Result<()> {
+async fn send<W: AsyncWrite + Unpin, T: serde::Serialize>(
+    write: &mut W,
+    msg: &T,
+) -> std::io::Result<()> {
     let mut line = serde_json::to_vec(msg).map_err(std::io::Error::other)?;
     line.push(b'\n');
     write.write_all(&line).await?;

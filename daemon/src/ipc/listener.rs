@@ -33,12 +33,18 @@ impl Bound {
 
     /// Closes the listener and removes the socket file (we hold the lock, so it is ours).
     pub fn close(self) {
-        let Bound { listener, path, _lock } = self;
+        let Bound {
+            listener,
+            path,
+            _lock,
+        } = self;
         drop(listener);
         match std::fs::remove_file(&path) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => tracing::warn!(path = %path.display(), error = %e, "could not remove the socket"),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "could not remove the socket")
+            }
         }
     }
 }
@@ -50,13 +56,13 @@ fn lock_path(socket: &Path) -> PathBuf {
 }
 
 pub fn bind(path: &Path, gid: Gid) -> Result<Bound, String> {
-    if let Some(dir) = path.parent() {
-        if !dir.exists() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("creating the socket directory {}: {e}", dir.display()))?;
-            std::fs::set_permissions(dir, Permissions::from_mode(0o755))
-                .map_err(|e| format!("setting the mode of {}: {e}", dir.display()))?;
-        }
+    if let Some(dir) = path.parent()
+        && !dir.exists()
+    {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("creating the socket directory {}: {e}", dir.display()))?;
+        std::fs::set_permissions(dir, Permissions::from_mode(0o755))
+            .map_err(|e| format!("setting the mode of {}: {e}", dir.display()))?;
     }
     let lock_file_path = lock_path(path);
     let lock_file = OpenOptions::new()
@@ -92,7 +98,11 @@ pub fn bind(path: &Path, gid: Gid) -> Result<Bound, String> {
         .map_err(|e| format!("setting mode 0660 on {}: {e}", path.display()))?;
     nix::unistd::chown(path, None, Some(gid))
         .map_err(|e| format!("giving {} to group {gid}: {e}", path.display()))?;
-    Ok(Bound { listener, path: path.to_owned(), _lock: lock })
+    Ok(Bound {
+        listener,
+        path: path.to_owned(),
+        _lock: lock,
+    })
 }
 
 fn clear_stale(path: &Path) -> Result<(), String> {
@@ -102,7 +112,10 @@ fn clear_stale(path: &Path) -> Result<(), String> {
         Err(e) => return Err(format!("inspecting {}: {e}", path.display())),
     };
     if !meta.file_type().is_socket() {
-        return Err(format!("{} exists and is not a socket; refusing to replace it", path.display()));
+        return Err(format!(
+            "{} exists and is not a socket; refusing to replace it",
+            path.display()
+        ));
     }
     match std::os::unix::net::UnixStream::connect(path) {
         Ok(_) => Err(format!(
@@ -111,8 +124,12 @@ fn clear_stale(path: &Path) -> Result<(), String> {
         )),
         Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
             tracing::info!(path = %path.display(), "removing a stale socket");
-            std::fs::remove_file(path).map_err(|e| format!("removing the stale socket {}: {e}", path.display()))
+            std::fs::remove_file(path)
+                .map_err(|e| format!("removing the stale socket {}: {e}", path.display()))
         }
-        Err(e) => Err(format!("probing the existing socket {}: {e}", path.display())),
+        Err(e) => Err(format!(
+            "probing the existing socket {}: {e}",
+            path.display()
+        )),
     }
 }

@@ -34,7 +34,11 @@ pub fn insert(conn: &Connection, r: &Record<'_>) -> Result<(), StoreError> {
 }
 
 /// Newest first. With `key_id`, only that key's entries.
-pub fn list(conn: &Connection, key_id: Option<i64>, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+pub fn list(
+    conn: &Connection,
+    key_id: Option<i64>,
+    limit: u32,
+) -> Result<Vec<AuditEntry>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, time, uid, pid, method, key_id, key_ref, outcome, detail FROM audit
          WHERE ?1 IS NULL OR key_id = ?1 ORDER BY id DESC LIMIT ?2",

@@ -56,7 +56,10 @@ fn key_from_row(row: &Row<'_>) -> rusqlite::Result<Key> {
 }
 
 pub fn not_found(key: &KeyRef) -> StoreError {
-    StoreError::Rejected(RpcError::new(ErrorCode::NotFound, format!("key '{key}' not found")))
+    StoreError::Rejected(RpcError::new(
+        ErrorCode::NotFound,
+        format!("key '{key}' not found"),
+    ))
 }
 
 fn conflict(message: String) -> StoreError {
@@ -97,12 +100,19 @@ pub fn get(conn: &Connection, key: &KeyRef) -> Result<Key, StoreError> {
 pub fn get_live(conn: &Connection, key: &KeyRef) -> Result<Key, StoreError> {
     let found = get(conn, key)?;
     if found.state == KeyState::Deleted {
-        return Err(conflict(format!("key '{key}' (id {}) is deleted", found.id)));
+        return Err(conflict(format!(
+            "key '{key}' (id {}) is deleted",
+            found.id
+        )));
     }
     Ok(found)
 }
 
-fn name_taken(conn: &Connection, fold: &str, except_id: Option<i64>) -> Result<Option<String>, StoreError> {
+fn name_taken(
+    conn: &Connection,
+    fold: &str,
+    except_id: Option<i64>,
+) -> Result<Option<String>, StoreError> {
     Ok(conn
         .prepare_cached(
             "SELECT name FROM keys WHERE name_fold = ?1 AND state <> 'deleted' AND id IS NOT ?2",
@@ -151,7 +161,8 @@ pub fn create_bulk(conn: &Connection, prefix: &str, count: u32) -> Result<Vec<Ke
              WHERE state <> 'deleted' AND substr(name_fold, 1, ?2) = ?3",
         )?;
         let width = fold.chars().count() as i64;
-        let suffixes = stmt.query_map(params![width + 1, width, fold], |r| r.get::<_, String>(0))?;
+        let suffixes =
+            stmt.query_map(params![width + 1, width, fold], |r| r.get::<_, String>(0))?;
         let mut highest = 0u64;
         for suffix in suffixes {
             if let Ok(n) = suffix?.parse::<u64>() {
@@ -176,7 +187,11 @@ pub struct ListQuery<'a> {
 /// Keys in id order with the total that matched. Without a state, deleted keys are left out.
 pub fn list(conn: &Connection, q: &ListQuery<'_>) -> Result<(Vec<Key>, u64), StoreError> {
     let state = q.state.map(KeyState::as_str);
-    let search = q.search.map(|s| s.trim()).filter(|s| !s.is_empty()).map(validate::name_fold);
+    let search = q
+        .search
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .map(validate::name_fold);
     let filter = "WHERE (?1 IS NULL AND state <> 'deleted' OR state = ?1)
                   AND (?2 IS NULL OR instr(name_fold, ?2) > 0 OR instr(lower(note), ?2) > 0
                        OR instr(uuid, ?2) > 0)";
@@ -185,8 +200,9 @@ pub fn list(conn: &Connection, q: &ListQuery<'_>) -> Result<(Vec<Key>, u64), Sto
         .query_row(params![state, search], |r| r.get(0))?;
     let limit = q.limit.map_or(-1, |l| l.min(i64::MAX as u64) as i64);
     let offset = q.offset.min(i64::MAX as u64) as i64;
-    let mut stmt =
-        conn.prepare_cached(&format!("SELECT {COLUMNS} FROM keys {filter} ORDER BY id LIMIT ?3 OFFSET ?4"))?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM keys {filter} ORDER BY id LIMIT ?3 OFFSET ?4"
+    ))?;
     let keys = stmt
         .query_map(params![state, search, limit, offset], key_from_row)?
         .collect::<Result<Vec<_>, _>>()?;
@@ -200,8 +216,10 @@ pub fn rename(conn: &Connection, key: &KeyRef, new_name: &str) -> Result<Key, St
     if let Some(existing) = name_taken(conn, &fold, Some(current.id))? {
         return Err(conflict(format!("a key named '{existing}' already exists")));
     }
-    conn.prepare_cached("UPDATE keys SET name = ?1, name_fold = ?2, updated_at = ?3 WHERE id = ?4")?
-        .execute(params![name, fold, now(), current.id])?;
+    conn.prepare_cached(
+        "UPDATE keys SET name = ?1, name_fold = ?2, updated_at = ?3 WHERE id = ?4",
+    )?
+    .execute(params![name, fold, now(), current.id])?;
     get(conn, &KeyRef::Id(current.id))
 }
 
@@ -228,7 +246,12 @@ pub fn set_state(
                 deleted_at = CASE WHEN ?1 = 'deleted' THEN ?3 ELSE deleted_at END
          WHERE id = ?4",
     )?
-    .execute(params![state.as_str(), reason.map(DisableReason::as_str), at, current.id])?;
+    .execute(params![
+        state.as_str(),
+        reason.map(DisableReason::as_str),
+        at,
+        current.id
+    ])?;
     get(conn, &KeyRef::Id(current.id))
 }
 

@@ -7,9 +7,9 @@
 //! - Reads use a small pool of separate connections. In WAL mode a reader sees the last
 //!   commit and never waits behind the writer.
 
-mod migrate;
-pub mod keys;
 pub mod audit;
+pub mod keys;
+mod migrate;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -84,9 +84,13 @@ impl Store {
                 .map_err(|e| StoreError::Sqlite(format!("creating {}: {e}", dir.display())))?;
         }
         let mut conn = open(path, OpenFlags::default())?;
-        let mode: String = conn.pragma_update_and_check(None, "journal_mode", "wal", |r| r.get(0))?;
+        let mode: String =
+            conn.pragma_update_and_check(None, "journal_mode", "wal", |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::Sqlite(format!("could not switch {} to WAL (got {mode})", path.display())));
+            return Err(StoreError::Sqlite(format!(
+                "could not switch {} to WAL (got {mode})",
+                path.display()
+            )));
         }
         // FULL: an answered change survives power loss, not only a crash; group commit
         // keeps the fsync cost per batch, not per request.
@@ -133,8 +137,16 @@ impl Store {
                 }),
             }
         });
-        let sender = self.inner.jobs.lock().map_err(|_| StoreError::Closed)?.clone();
-        sender.ok_or(StoreError::Closed)?.send(job).map_err(|_| StoreError::Closed)?;
+        let sender = self
+            .inner
+            .jobs
+            .lock()
+            .map_err(|_| StoreError::Closed)?
+            .clone();
+        sender
+            .ok_or(StoreError::Closed)?
+            .send(job)
+            .map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
@@ -149,16 +161,19 @@ impl Store {
             let conn = match inner.readers.lock().map_err(|_| StoreError::Closed)?.pop() {
                 Some(conn) => conn,
                 None => {
-                    let conn = open(&inner.path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+                    let conn = open(
+                        &inner.path,
+                        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                    )?;
                     conn.pragma_update(None, "query_only", true)?;
                     conn
                 }
             };
             let result = f(&conn);
-            if let Ok(mut pool) = inner.readers.lock() {
-                if pool.len() < READER_POOL {
-                    pool.push(conn);
-                }
+            if let Ok(mut pool) = inner.readers.lock()
+                && pool.len() < READER_POOL
+            {
+                pool.push(conn);
             }
             result
         })
@@ -176,10 +191,10 @@ impl Store {
             readers.clear();
         }
         let handle = self.inner.writer.lock().ok().and_then(|mut w| w.take());
-        if let Some(handle) = handle {
-            if handle.join().is_err() {
-                tracing::error!("the database writer thread panicked");
-            }
+        if let Some(handle) = handle
+            && handle.join().is_err()
+        {
+            tracing::error!("the database writer thread panicked");
         }
     }
 }
@@ -231,13 +246,20 @@ fn run_batch(
         let mut sp = match tx.savepoint() {
             Ok(sp) => sp,
             Err(e) => {
-                done.push(Completion { ok: false, deliver: Box::new(|_| {}) });
+                done.push(Completion {
+                    ok: false,
+                    deliver: Box::new(|_| {}),
+                });
                 tracing::error!(error = %e, "could not open a savepoint");
                 continue;
             }
         };
         let completion = job(&mut sp);
-        let kept = if completion.ok { sp.commit() } else { sp.rollback().and_then(|_| sp.commit()) };
+        let kept = if completion.ok {
+            sp.commit()
+        } else {
+            sp.rollback().and_then(|_| sp.commit())
+        };
         if let Err(e) = kept {
             tracing::error!(error = %e, "closing a savepoint failed");
         }

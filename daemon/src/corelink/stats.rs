@@ -1,0 +1,91 @@
+//! Traffic counters and core health (StatsService).
+
+use serde::{Deserialize, Serialize};
+use tonic::Code;
+use veil_core_proto::{
+    GetStatsRequest, GetStatsResponse, QueryStatsRequest, QueryStatsResponse, SysStatsRequest,
+    SysStatsResponse,
+};
+
+use super::error::CoreError;
+use super::flavor::STATS_SERVICE;
+use super::link::CoreLink;
+
+/// The core's runtime figures; `uptime_secs` going backwards reveals a core
+/// restart, after which every API-added user must be re-added.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub struct SysStats {
+    /// Seconds since the core's stats service started.
+    pub uptime_secs: u32,
+    pub goroutines: u32,
+    pub gc_count: u32,
+    /// Bytes of live heap objects.
+    pub alloc_bytes: u64,
+    pub total_alloc_bytes: u64,
+    /// Bytes obtained from the OS.
+    pub sys_bytes: u64,
+    pub live_objects: u64,
+    pub pause_total_ns: u64,
+}
+
+impl From<SysStatsResponse> for SysStats {
+    fn from(r: SysStatsResponse) -> Self {
+        Self {
+            uptime_secs: r.uptime,
+            goroutines: r.num_goroutine,
+            gc_count: r.num_gc,
+            alloc_bytes: r.alloc,
+            total_alloc_bytes: r.total_alloc,
+            sys_bytes: r.sys,
+            live_objects: r.live_objects,
+            pause_total_ns: r.pause_total_ns,
+        }
+    }
+}
+
+impl CoreLink {
+    /// Counters whose name contains `pattern` (substring; empty = all), e.g.
+    /// `user>>>` for every per-user counter. With `reset`, each is read and
+    /// zeroed atomically, which suits periodic traffic accounting.
+    ///
+    /// A user's counters appear only after its first connection.
+    pub async fn query_stats(
+        &self,
+        pattern: &str,
+        reset: bool,
+    ) -> Result<Vec<(String, i64)>, CoreError> {
+        let request = QueryStatsRequest {
+            pattern: pattern.to_owned(),
+            reset,
+        };
+        let reply: QueryStatsResponse = self.unary(STATS_SERVICE, "QueryStats", request).await?;
+        Ok(reply.stat.into_iter().map(|s| (s.name, s.value)).collect())
+    }
+
+    /// One counter by full name; `None` if it does not exist (yet). Cores
+    /// report that as NOT_FOUND (new Xray) or UNKNOWN "... not found." (v2ray,
+    /// old Xray).
+    pub async fn stat(&self, name: &str, reset: bool) -> Result<Option<i64>, CoreError> {
+        let request = GetStatsRequest {
+            name: name.to_owned(),
+            reset,
+        };
+        match self
+            .unary::<_, GetStatsResponse>(STATS_SERVICE, "GetStats", request)
+            .await
+        {
+            Ok(reply) => Ok(Some(reply.stat.map_or(0, |s| s.value))),
+            Err(CoreError::Rejected { code, .. }) if code == Code::NotFound as i32 => Ok(None),
+            Err(e) if e.go_error_text().is_some_and(|m| m.ends_with("not found.")) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The core's runtime figures; also the cheapest liveness probe.
+    pub async fn sys_stats(&self) -> Result<SysStats, CoreError> {
+        let reply: SysStatsResponse = self
+            .unary(STATS_SERVICE, "GetSysStats", SysStatsRequest {})
+            .await?;
+        Ok(reply.into())
+    }
+}

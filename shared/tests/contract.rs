@@ -1,0 +1,861 @@
+//! The wire contract, round-tripped: every request, result, event and envelope is written
+//! as one JSON line and read back equal. Adding a method, result, event, action or error
+//! code without a sample here fails to compile (exhaustive matches) or fails a coverage test.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeSet;
+use std::fmt::Debug;
+
+use proptest::prelude::*;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use uuid::Uuid;
+use veil_shared::api::*;
+use veil_shared::model::{DisableReason, Key, KeyRef, KeyState};
+use veil_shared::rpc::{
+    ErrorCode, INVALID_REQUEST, JSONRPC, NotificationEnvelope, PARSE_ERROR, RequestEnvelope,
+    ResponseEnvelope, RpcError, ServerMessage,
+};
+use veil_shared::validate;
+
+// ---------------------------------------------------------------------------------------
+// Samples
+
+const UUID: &str = "6f1c1f4e-8a5e-4d43-9a57-1b0a4b3c2d1e";
+
+fn uuid() -> Uuid {
+    Uuid::parse_str(UUID).unwrap()
+}
+
+/// A key with every optional member set.
+fn full_key() -> Key {
+    Key {
+        id: 7,
+        uuid: uuid(),
+        name: "東京 office 🦊".into(),
+        note: "line one\nline two\t\"quoted\"".into(),
+        created_at: 1_795_708_980,
+        updated_at: 1_795_709_000,
+        state: KeyState::Disabled,
+        applied: Some(KeyState::Active),
+        pending: true,
+        disable_reason: Some(DisableReason::Limited),
+        data_limit: Some(u64::MAX),
+        expires_at: Some(i64::MAX),
+    }
+}
+
+/// A key with every optional member absent.
+fn bare_key() -> Key {
+    Key {
+        id: i64::MAX,
+        uuid: Uuid::nil(),
+        name: "a".into(),
+        note: String::new(),
+        created_at: 0,
+        updated_at: -1,
+        state: KeyState::Active,
+        applied: None,
+        pending: false,
+        disable_reason: None,
+        data_limit: None,
+        expires_at: None,
+    }
+}
+
+fn key_refs() -> [KeyRef; 3] {
+    [
+        KeyRef::Id(42),
+        KeyRef::Uuid(uuid()),
+        KeyRef::Name("Маша".into()),
+    ]
+}
+
+/// Each request with all optional members, and again with none: one per method at least.
+fn sample_requests() -> Vec<Request> {
+    let mut out: Vec<Request> = vec![
+        HelloParams::default().into(),
+        HelloParams {
+            client: Some("veil 0.1.0".into()),
+            protocol: Some(veil_shared::PROTOCOL_VERSION),
+        }
+        .into(),
+        KeyCreate {
+            name: "alice".into(),
+            note: None,
+        }
+        .into(),
+        KeyCreate {
+            name: "👨‍👩‍👧 family".into(),
+            note: Some("multi\nline".into()),
+        }
+        .into(),
+        KeyCreateBulk {
+            count: BULK_MAX,
+            prefix: "batch".into(),
+        }
+        .into(),
+        KeyList::default().into(),
+        KeyList {
+            state: Some(KeyState::Deleted),
+            search: Some("ph".into()),
+            offset: Some(u64::MAX),
+            limit: Some(0),
+        }
+        .into(),
+        KeyUpdate {
+            key: KeyRef::Id(1),
+            name: None,
+            note: None,
+        }
+        .into(),
+        KeyUpdate {
+            key: KeyRef::Name("bob".into()),
+            name: Some("robert".into()),
+            note: Some(String::new()),
+        }
+        .into(),
+        HealthParams {}.into(),
+        WatchParams {}.into(),
+        AuditList::default().into(),
+    ];
+    for key in key_refs() {
+        out.push(KeyGet { key: key.clone() }.into());
+        out.push(KeyDisable { key: key.clone() }.into());
+        out.push(KeyEnable { key: key.clone() }.into());
+        out.push(KeyDelete { key: key.clone() }.into());
+        out.push(
+            AuditList {
+                key: Some(key),
+                limit: Some(10_000),
+            }
+            .into(),
+        );
+    }
+    out
+}
+
+/// Fails to compile when a method is added, pointing here to add its samples.
+fn method_is_sampled(request: &Request) {
+    match request {
+        Request::Hello(_)
+        | Request::KeyCreate(_)
+        | Request::KeyCreateBulk(_)
+        | Request::KeyList(_)
+        | Request::KeyGet(_)
+        | Request::KeyUpdate(_)
+        | Request::KeyDisable(_)
+        | Request::KeyEnable(_)
+        | Request::KeyDelete(_)
+        | Request::Health(_)
+        | Request::Watch(_)
+        | Request::AuditList(_) => {}
+    }
+}
+
+fn every_action() -> Vec<KeyAction> {
+    // Fails to compile when an action is added, pointing here.
+    let sampled = |a: KeyAction| match a {
+        KeyAction::Created
+        | KeyAction::Updated
+        | KeyAction::Disabled
+        | KeyAction::Enabled
+        | KeyAction::Deleted
+        | KeyAction::Applied => a,
+    };
+    [
+        KeyAction::Created,
+        KeyAction::Updated,
+        KeyAction::Disabled,
+        KeyAction::Enabled,
+        KeyAction::Deleted,
+        KeyAction::Applied,
+    ]
+    .into_iter()
+    .map(sampled)
+    .collect()
+}
+
+fn sample_health(full: bool) -> Health {
+    Health {
+        version: "0.1.0".into(),
+        protocol: 1,
+        pid: 4242,
+        uptime_secs: 3_600,
+        database: DatabaseHealth {
+            ok: !full,
+            path: "/var/lib/veil/veil.db".into(),
+            keys: KeyCounts {
+                active: 12,
+                disabled: 3,
+                deleted: 1,
+            },
+            error: full.then(|| "disk I/O error".into()),
+        },
+        core: CoreHealth {
+            status: if full {
+                CoreStatus::Down
+            } else {
+                CoreStatus::Unknown
+            },
+            flavor: "xray".into(),
+            api: "127.0.0.1:10085".into(),
+            uptime_secs: full.then_some(60),
+            memory_bytes: full.then_some(1 << 30),
+            last_error: full.then(|| "connection refused".into()),
+        },
+        pending: u64::from(full),
+    }
+}
+
+fn sample_audit() -> AuditPage {
+    AuditPage {
+        entries: vec![
+            AuditEntry {
+                id: 1,
+                time: 1_795_708_980,
+                uid: 0,
+                pid: Some(99),
+                method: "key.create".into(),
+                key_id: Some(7),
+                key_ref: Some("alice".into()),
+                outcome: "ok".into(),
+                detail: Some("created".into()),
+            },
+            AuditEntry {
+                id: 2,
+                time: 0,
+                uid: 1000,
+                pid: None,
+                method: "key.get".into(),
+                key_id: None,
+                key_ref: None,
+                outcome: "not_found".into(),
+                detail: None,
+            },
+        ],
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Round-trip helpers
+
+/// Serializes to one line: no raw newline inside, whatever the payload holds.
+fn to_line<T: Serialize>(value: &T) -> String {
+    let mut line = serde_json::to_string(value).unwrap();
+    assert!(!line.contains('\n'), "a message spans lines: {line}");
+    line.push('\n');
+    line
+}
+
+fn from_line<T: DeserializeOwned>(line: &str) -> T {
+    let body = line.strip_suffix('\n').expect("a line ends in a newline");
+    serde_json::from_str(body).unwrap()
+}
+
+/// A request as a client sends it and the daemon reads it.
+fn request_round_trip(request: &Request) -> Request {
+    let envelope = RequestEnvelope {
+        jsonrpc: JSONRPC.into(),
+        id: Some(json!(1)),
+        method: request.name().into(),
+        params: Some(request.params().unwrap()),
+    };
+    let read: RequestEnvelope = from_line(&to_line(&envelope));
+    assert_eq!(read, envelope);
+    Request::parse(&read.method, read.params).unwrap()
+}
+
+/// A result as the daemon sends it and a client reads it, typed by the method.
+fn result_round_trip<M: Method>(result: &M::Output) -> Value
+where
+    M::Output: PartialEq + Debug,
+{
+    let value = serde_json::to_value(result).unwrap();
+    // A `null` result would read back as "no result" (both are `None`), so every result
+    // must be an object.
+    assert!(value.is_object(), "{}: result is not an object", M::NAME);
+    let line = to_line(&ResponseEnvelope::ok(json!(9), value.clone()));
+    let ServerMessage::Response(response) = from_line(&line) else {
+        panic!("{}: a response read as a notification", M::NAME);
+    };
+    assert_eq!(response.id, json!(9));
+    assert_eq!(response.error, None);
+    let read: M::Output = serde_json::from_value(response.result.unwrap()).unwrap();
+    assert_eq!(&read, result, "{}", M::NAME);
+    value
+}
+
+fn event_round_trip(event: &Event) {
+    let envelope = NotificationEnvelope {
+        jsonrpc: JSONRPC.into(),
+        method: event.method().into(),
+        params: event.params().unwrap(),
+    };
+    let line = to_line(&envelope);
+    let ServerMessage::Notification(read) = from_line(&line) else {
+        panic!("a notification read as a response: {line}");
+    };
+    assert_eq!(read, envelope);
+    assert_eq!(
+        Event::parse(&read.method, read.params).unwrap(),
+        Some(event.clone())
+    );
+}
+
+fn refused(method: &str, params: Value) -> ErrorCode {
+    match Request::parse(method, Some(params.clone())) {
+        Ok(r) => panic!("{method} {params} was accepted as {r:?}"),
+        Err(e) => {
+            assert_eq!(e.code, e.kind().rpc_code());
+            e.kind()
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Requests
+
+#[test]
+fn samples_cover_every_method() {
+    let samples = sample_requests();
+    samples.iter().for_each(method_is_sampled);
+    let sampled: BTreeSet<&str> = samples.iter().map(Request::name).collect();
+    let methods: BTreeSet<&str> = Request::METHODS.iter().copied().collect();
+    assert_eq!(sampled, methods);
+    assert_eq!(
+        methods.len(),
+        Request::METHODS.len(),
+        "a method name is listed twice"
+    );
+}
+
+#[test]
+fn every_request_round_trips() {
+    for request in sample_requests() {
+        assert_eq!(request_round_trip(&request), request);
+    }
+}
+
+#[test]
+fn method_names_match_the_method_trait() {
+    fn check<M: Method + Clone>(params: M) {
+        let request: Request = params.into();
+        assert_eq!(request.name(), M::NAME);
+    }
+    check(HelloParams::default());
+    check(KeyList::default());
+    check(HealthParams {});
+    check(WatchParams {});
+    check(AuditList::default());
+    check(KeyGet { key: KeyRef::Id(1) });
+    check(KeyCreateBulk {
+        count: 1,
+        prefix: "p".into(),
+    });
+}
+
+#[test]
+fn missing_params_read_as_an_empty_object() {
+    let optional_only: [(&str, Request); 5] = [
+        ("hello", HelloParams::default().into()),
+        ("key.list", KeyList::default().into()),
+        ("health", HealthParams {}.into()),
+        ("watch", WatchParams {}.into()),
+        ("audit.list", AuditList::default().into()),
+    ];
+    for (method, empty) in optional_only {
+        assert_eq!(Request::parse(method, None).unwrap(), empty, "{method}");
+        assert_eq!(Request::parse(method, Some(Value::Null)).unwrap(), empty);
+        assert_eq!(Request::parse(method, Some(json!({}))).unwrap(), empty);
+        // Absent optional members are left out when sending, so `{}` goes on the wire.
+        assert_eq!(empty.params().unwrap(), json!({}), "{method}");
+    }
+    // Methods with a required member refuse missing params rather than guessing.
+    for method in Request::METHODS {
+        if ["hello", "key.list", "health", "watch", "audit.list"].contains(method) {
+            continue;
+        }
+        let err = Request::parse(method, None).unwrap_err();
+        assert_eq!(err.kind(), ErrorCode::InvalidInput, "{method}");
+    }
+}
+
+#[test]
+fn unknown_members_are_refused() {
+    for request in sample_requests() {
+        let Value::Object(mut params) = request.params().unwrap() else {
+            panic!("{}: params are not an object", request.name());
+        };
+        params.insert("bogus".into(), json!(1));
+        let kind = refused(request.name(), Value::Object(params));
+        assert_eq!(kind, ErrorCode::InvalidInput, "{}", request.name());
+    }
+}
+
+#[test]
+fn wrong_types_are_refused() {
+    let cases = [
+        ("hello", json!({"protocol": "1"})),
+        ("hello", json!({"client": 5})),
+        ("key.create", json!({"name": 5})),
+        ("key.create", json!({"name": "a", "note": ["x"]})),
+        ("key.create_bulk", json!({"count": -1, "prefix": "p"})),
+        ("key.create_bulk", json!({"count": 1.5, "prefix": "p"})),
+        (
+            "key.create_bulk",
+            json!({"count": 4_294_967_296_u64, "prefix": "p"}),
+        ),
+        ("key.list", json!({"state": "frozen"})),
+        ("key.list", json!({"state": "Active"})),
+        ("key.list", json!({"limit": "ten"})),
+        ("key.list", json!({"offset": -1})),
+        ("key.get", json!({"key": true})),
+        ("key.get", json!({"key": null})),
+        ("key.get", json!({"key": 1.5})),
+        ("key.get", json!({"key": {"id": 1}})),
+        ("key.update", json!({"key": 1, "name": false})),
+        ("audit.list", json!({"limit": -5})),
+        ("audit.list", json!({"key": []})),
+    ];
+    for (method, params) in cases {
+        assert_eq!(refused(method, params), ErrorCode::InvalidInput, "{method}");
+    }
+}
+
+#[test]
+fn params_must_be_named() {
+    for method in Request::METHODS {
+        for params in [json!([]), json!([1]), json!("x"), json!(1), json!(true)] {
+            assert_eq!(refused(method, params), ErrorCode::InvalidInput, "{method}");
+        }
+    }
+}
+
+#[test]
+fn unknown_methods_are_refused() {
+    for method in [
+        "",
+        "key",
+        "key.frobnicate",
+        "KEY.GET",
+        "event.key",
+        "rpc.discover",
+    ] {
+        let err = Request::parse(method, None).unwrap_err();
+        assert_eq!(err.kind(), ErrorCode::UnknownMethod, "{method:?}");
+        assert_eq!(err.code, -32601);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Key references
+
+fn key_ref_from(value: Value) -> Result<KeyRef, serde_json::Error> {
+    serde_json::from_value(value)
+}
+
+#[test]
+fn key_refs_accept_ids_uuids_and_names() {
+    assert_eq!(key_ref_from(json!(7)).unwrap(), KeyRef::Id(7));
+    assert_eq!(key_ref_from(json!("7")).unwrap(), KeyRef::Id(7));
+    assert_eq!(key_ref_from(json!(" 7 ")).unwrap(), KeyRef::Id(7));
+    assert_eq!(key_ref_from(json!(i64::MAX)).unwrap(), KeyRef::Id(i64::MAX));
+    for form in [
+        UUID.to_owned(),
+        UUID.to_uppercase(),
+        UUID.replace('-', ""),
+        format!("{{{UUID}}}"),
+        format!("urn:uuid:{UUID}"),
+    ] {
+        assert_eq!(
+            key_ref_from(json!(form)).unwrap(),
+            KeyRef::Uuid(uuid()),
+            "{form}"
+        );
+    }
+    assert_eq!(
+        key_ref_from(json!("alice")).unwrap(),
+        KeyRef::Name("alice".into())
+    );
+    assert_eq!(
+        key_ref_from(json!("東京 🦊")).unwrap(),
+        KeyRef::Name("東京 🦊".into())
+    );
+}
+
+#[test]
+fn key_refs_refuse_zero_negative_and_empty() {
+    for bad in [
+        json!(0),
+        json!(-1),
+        json!(i64::MIN),
+        json!("0"),
+        json!("-3"),
+        json!("+0"),
+        json!(""),
+        json!("   "),
+        json!("99999999999999999999"),
+        json!(u64::MAX),
+    ] {
+        assert!(key_ref_from(bad.clone()).is_err(), "{bad} was accepted");
+        assert_eq!(
+            refused("key.get", json!({"key": bad})),
+            ErrorCode::InvalidInput
+        );
+    }
+}
+
+#[test]
+fn key_refs_write_ids_as_numbers_and_uuids_canonically() {
+    assert_eq!(serde_json::to_value(KeyRef::Id(7)).unwrap(), json!(7));
+    let upper = validate::key_ref(&UUID.to_uppercase()).unwrap();
+    assert_eq!(serde_json::to_value(&upper).unwrap(), json!(UUID));
+    assert_eq!(
+        serde_json::to_value(KeyRef::Name("bob".into())).unwrap(),
+        json!("bob")
+    );
+    for key in key_refs() {
+        let back: KeyRef = serde_json::from_value(serde_json::to_value(&key).unwrap()).unwrap();
+        assert_eq!(back, key);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Results
+
+#[test]
+fn every_result_round_trips() {
+    let mut covered = BTreeSet::new();
+    let mut mark = |name: &'static str| covered.insert(name);
+
+    result_round_trip::<HelloParams>(&HelloResult {
+        protocol: veil_shared::PROTOCOL_VERSION,
+        version: veil_shared::VERSION.into(),
+    });
+    mark(HelloParams::NAME);
+    for key in [full_key(), bare_key()] {
+        result_round_trip::<KeyCreate>(&key);
+        result_round_trip::<KeyGet>(&key);
+        result_round_trip::<KeyUpdate>(&key);
+        result_round_trip::<KeyDisable>(&key);
+        result_round_trip::<KeyEnable>(&key);
+        result_round_trip::<KeyDelete>(&key);
+    }
+    for name in [
+        KeyCreate::NAME,
+        KeyGet::NAME,
+        KeyUpdate::NAME,
+        KeyDisable::NAME,
+        KeyEnable::NAME,
+        KeyDelete::NAME,
+    ] {
+        mark(name);
+    }
+    result_round_trip::<KeyCreateBulk>(&KeyBulk {
+        keys: vec![full_key(), bare_key()],
+    });
+    result_round_trip::<KeyCreateBulk>(&KeyBulk { keys: vec![] });
+    mark(KeyCreateBulk::NAME);
+    result_round_trip::<KeyList>(&KeyPage {
+        keys: vec![full_key(), bare_key()],
+        total: 1_000,
+    });
+    result_round_trip::<KeyList>(&KeyPage {
+        keys: vec![],
+        total: 0,
+    });
+    mark(KeyList::NAME);
+    result_round_trip::<HealthParams>(&sample_health(true));
+    result_round_trip::<HealthParams>(&sample_health(false));
+    mark(HealthParams::NAME);
+    result_round_trip::<WatchParams>(&WatchResult { subscribed: true });
+    mark(WatchParams::NAME);
+    result_round_trip::<AuditList>(&sample_audit());
+    result_round_trip::<AuditList>(&AuditPage { entries: vec![] });
+    mark(AuditList::NAME);
+
+    let methods: BTreeSet<&str> = Request::METHODS.iter().copied().collect();
+    assert_eq!(covered, methods, "a method's result has no sample");
+}
+
+#[test]
+fn absent_optional_result_members_are_left_out_and_tolerated() {
+    let value = serde_json::to_value(sample_health(false)).unwrap();
+    assert!(value["database"].get("error").is_none());
+    assert!(value["core"].get("last_error").is_none());
+    // Key's optional members are always written (as null) so readers see the whole key.
+    let key = serde_json::to_value(bare_key()).unwrap();
+    assert_eq!(key["applied"], Value::Null);
+    assert_eq!(key["expires_at"], Value::Null);
+    // Readers accept a key whose optional members are missing altogether.
+    let mut trimmed = key.as_object().unwrap().clone();
+    for member in ["applied", "disable_reason", "data_limit", "expires_at"] {
+        trimmed.remove(member);
+    }
+    let read: Key = serde_json::from_value(Value::Object(trimmed)).unwrap();
+    assert_eq!(read, bare_key());
+}
+
+#[test]
+fn results_tolerate_members_from_newer_daemons() {
+    let mut key = serde_json::to_value(full_key()).unwrap();
+    key["added_later"] = json!({"x": 1});
+    let read: Key = serde_json::from_value(key).unwrap();
+    assert_eq!(read, full_key());
+}
+
+#[test]
+fn enums_are_written_as_their_snake_case_names() {
+    for state in KeyState::ALL {
+        assert_eq!(serde_json::to_value(state).unwrap(), json!(state.as_str()));
+        assert_eq!(KeyState::parse(state.as_str()), Some(state));
+    }
+    for reason in DisableReason::ALL {
+        assert_eq!(
+            serde_json::to_value(reason).unwrap(),
+            json!(reason.as_str())
+        );
+        assert_eq!(DisableReason::parse(reason.as_str()), Some(reason));
+    }
+    assert_eq!(serde_json::to_value(CoreStatus::Up).unwrap(), json!("up"));
+    assert_eq!(
+        serde_json::to_value(KeyAction::Applied).unwrap(),
+        json!("applied")
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Events
+
+#[test]
+fn every_event_round_trips() {
+    let actors = [
+        None,
+        Some(Actor {
+            uid: 0,
+            gid: 0,
+            pid: None,
+        }),
+        Some(Actor {
+            uid: 1000,
+            gid: 999,
+            pid: Some(4242),
+        }),
+    ];
+    for action in every_action() {
+        for actor in actors {
+            for key in [full_key(), bare_key()] {
+                event_round_trip(&Event::Key(KeyEvent { action, key, actor }));
+            }
+        }
+    }
+    for missed in [0, 1, u64::MAX] {
+        event_round_trip(&Event::Lagged(LaggedEvent { missed }));
+    }
+}
+
+#[test]
+fn event_method_names_are_stable() {
+    let lagged = Event::Lagged(LaggedEvent { missed: 1 });
+    assert_eq!(lagged.method(), "event.lagged");
+    let key = Event::Key(KeyEvent {
+        action: KeyAction::Created,
+        key: bare_key(),
+        actor: None,
+    });
+    assert_eq!(key.method(), "event.key");
+    // A daemon-made change leaves the actor out rather than writing null.
+    assert!(key.params().unwrap().get("actor").is_none());
+}
+
+#[test]
+fn unknown_events_are_skipped_and_bad_ones_refused() {
+    assert_eq!(
+        Event::parse("event.traffic", json!({"any": 1})).unwrap(),
+        None
+    );
+    assert!(Event::parse(Event::LAGGED, json!({"missed": "many"})).is_err());
+    assert!(Event::parse(Event::KEY, json!({"action": "exploded"})).is_err());
+}
+
+// ---------------------------------------------------------------------------------------
+// Envelopes and errors
+
+/// Fails to compile when an error code is added, pointing here.
+fn code_is_listed(code: ErrorCode) -> ErrorCode {
+    match code {
+        ErrorCode::InvalidInput
+        | ErrorCode::UnknownMethod
+        | ErrorCode::NotFound
+        | ErrorCode::Conflict
+        | ErrorCode::CoreUnavailable
+        | ErrorCode::Forbidden
+        | ErrorCode::VersionMismatch
+        | ErrorCode::Internal => code,
+    }
+}
+
+#[test]
+fn error_codes_are_distinct_and_named_consistently() {
+    let all: Vec<ErrorCode> = ErrorCode::ALL.into_iter().map(code_is_listed).collect();
+    assert_eq!(all.len(), 8, "ErrorCode::ALL misses a code");
+    let rpc: BTreeSet<i64> = all.iter().map(|c| c.rpc_code()).collect();
+    assert_eq!(rpc.len(), all.len(), "two codes share an rpc code");
+    let names: BTreeSet<&str> = all.iter().map(|c| c.as_str()).collect();
+    assert_eq!(names.len(), all.len());
+    for code in all {
+        assert_eq!(serde_json::to_value(code).unwrap(), json!(code.as_str()));
+        assert_eq!(code.to_string(), code.as_str());
+        let n = code.rpc_code();
+        // JSON-RPC's own codes, or the range it reserves for servers.
+        assert!(
+            [-32602, -32601, -32603].contains(&n) || (-32099..=-32000).contains(&n),
+            "{code}: {n}"
+        );
+        assert!(n != PARSE_ERROR && n != INVALID_REQUEST, "{code}");
+    }
+}
+
+#[test]
+fn request_envelopes_round_trip() {
+    let envelopes = [
+        RequestEnvelope {
+            jsonrpc: JSONRPC.into(),
+            id: Some(json!(1)),
+            method: "key.get".into(),
+            params: Some(json!({"key": 7})),
+        },
+        RequestEnvelope {
+            jsonrpc: JSONRPC.into(),
+            id: Some(json!("abc")),
+            method: "health".into(),
+            params: None,
+        },
+        // No id: a notification, executed but not answered.
+        RequestEnvelope {
+            jsonrpc: JSONRPC.into(),
+            id: None,
+            method: "key.disable".into(),
+            params: Some(json!({"key": "bob"})),
+        },
+    ];
+    for envelope in envelopes {
+        let line = to_line(&envelope);
+        assert_eq!(from_line::<RequestEnvelope>(&line), envelope);
+    }
+    let bare: RequestEnvelope = from_line("{\"jsonrpc\":\"2.0\",\"method\":\"health\"}\n");
+    assert_eq!((bare.id, bare.params), (None, None));
+}
+
+#[test]
+fn ok_responses_round_trip() {
+    for id in [json!(1), json!("x"), json!(u64::MAX)] {
+        let envelope = ResponseEnvelope::ok(id, json!({"subscribed": true}));
+        let line = to_line(&envelope);
+        assert!(!line.contains("\"error\""), "{line}");
+        assert_eq!(from_line::<ResponseEnvelope>(&line), envelope);
+        let ServerMessage::Response(read) = from_line(&line) else {
+            panic!("not a response: {line}");
+        };
+        assert_eq!(read, envelope);
+    }
+}
+
+#[test]
+fn error_responses_round_trip_for_every_code() {
+    for code in ErrorCode::ALL {
+        let error = RpcError::new(code, format!("{code} happened: 'ü' \"q\"\nnext"));
+        assert_eq!(error.code, code.rpc_code());
+        assert_eq!(error.kind(), code);
+        let envelope = ResponseEnvelope::err(json!(3), error.clone());
+        let line = to_line(&envelope);
+        assert!(!line.contains("\"result\""), "{line}");
+        let value: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(value["error"]["data"]["code"], json!(code.as_str()));
+        assert_eq!(value["error"]["code"], json!(code.rpc_code()));
+        let ServerMessage::Response(read) = from_line(&line) else {
+            panic!("not a response: {line}");
+        };
+        assert_eq!(read, envelope);
+        assert_eq!(read.error.unwrap().to_string(), error.to_string());
+    }
+    // Errors for unreadable lines carry id null and JSON-RPC's own codes.
+    for error in [
+        RpcError::parse_error("not JSON"),
+        RpcError::invalid_request("not a request"),
+    ] {
+        assert_eq!(error.kind(), ErrorCode::InvalidInput);
+        let envelope = ResponseEnvelope::err(Value::Null, error);
+        let ServerMessage::Response(read) = from_line(&to_line(&envelope)) else {
+            panic!("not a response");
+        };
+        assert_eq!(read, envelope);
+    }
+    assert_eq!(RpcError::parse_error("x").code, PARSE_ERROR);
+    assert_eq!(RpcError::invalid_request("x").code, INVALID_REQUEST);
+}
+
+#[test]
+fn notifications_round_trip_and_are_told_from_responses() {
+    let envelope = NotificationEnvelope {
+        jsonrpc: JSONRPC.into(),
+        method: Event::LAGGED.into(),
+        params: json!({"missed": 2}),
+    };
+    let line = to_line(&envelope);
+    assert_eq!(from_line::<NotificationEnvelope>(&line), envelope);
+    assert_eq!(
+        from_line::<ServerMessage>(&line),
+        ServerMessage::Notification(envelope)
+    );
+    // A response to a request with id null is still a response.
+    let response = ResponseEnvelope::err(Value::Null, RpcError::parse_error("x"));
+    assert!(matches!(
+        from_line::<ServerMessage>(&to_line(&response)),
+        ServerMessage::Response(_)
+    ));
+}
+
+// ---------------------------------------------------------------------------------------
+// Properties
+
+/// Names as a user might type them: any non-control text, kept only if valid.
+fn valid_name() -> impl Strategy<Value = String> {
+    "\\PC{1,64}".prop_filter_map("not a valid name", |raw| validate::name(&raw).ok())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn keys_with_any_valid_name_round_trip(
+        name in valid_name(),
+        note in "\\PC{0,40}",
+        id in 1..i64::MAX,
+        created in any::<i64>(),
+        pending in any::<bool>(),
+        limit in proptest::option::of(any::<u64>()),
+    ) {
+        let key = Key { id, name, note, created_at: created, pending, data_limit: limit, ..full_key() };
+        let page = KeyPage { keys: vec![key.clone()], total: 1 };
+        let line = to_line(&ResponseEnvelope::ok(json!(1), serde_json::to_value(&page).unwrap()));
+        let ServerMessage::Response(read) = from_line(&line) else {
+            panic!("not a response");
+        };
+        let read: KeyPage = serde_json::from_value(read.result.unwrap()).unwrap();
+        prop_assert_eq!(read, page);
+    }
+
+    /// A valid name, used as a key reference, is read as that name: never as an id or
+    /// a UUID. This is what keeps the three kinds of reference unambiguous.
+    #[test]
+    fn valid_names_are_name_references(name in valid_name()) {
+        prop_assert_eq!(validate::name(&name), Ok(name.clone()));
+        prop_assert_eq!(validate::key_ref(&name), Ok(KeyRef::Name(name.clone())));
+        let request = Request::from(KeyGet { key: KeyRef::Name(name.clone()) });
+        prop_assert_eq!(request_round_trip(&request), request);
+    }
+}
