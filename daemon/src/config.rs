@@ -41,6 +41,26 @@ pub struct CoreConfig {
     /// Checks a candidate config file; `{config}` is replaced by its path. Default per flavor.
     #[serde(default)]
     pub test_command: Option<Vec<String>>,
+    /// How often the health watcher polls the core (GetSysStats).
+    #[serde(default = "defaults::health_interval_ms")]
+    pub health_interval_ms: u64,
+    /// How often the drift audit compares the core's users with the database (xray only).
+    #[serde(default = "defaults::drift_interval_ms")]
+    pub drift_interval_ms: u64,
+    /// Timeout of one gRPC call to the core.
+    #[serde(default = "defaults::call_timeout_ms")]
+    pub call_timeout_ms: u64,
+    /// Backups of the core config file kept beside it.
+    #[serde(default = "defaults::backups")]
+    pub backups: usize,
+    /// Tries of a change against an unreachable core before it waits for the core (S8).
+    #[serde(default = "defaults::retry_tries")]
+    pub retry_tries: u32,
+    /// Delay after the first failed try; doubles each try up to `retry_max_delay_ms`.
+    #[serde(default = "defaults::retry_first_delay_ms")]
+    pub retry_first_delay_ms: u64,
+    #[serde(default = "defaults::retry_max_delay_ms")]
+    pub retry_max_delay_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -76,6 +96,27 @@ mod defaults {
     }
     pub fn core_config() -> PathBuf {
         "/usr/local/etc/xray/config.json".into()
+    }
+    pub fn health_interval_ms() -> u64 {
+        2_000
+    }
+    pub fn drift_interval_ms() -> u64 {
+        60_000
+    }
+    pub fn call_timeout_ms() -> u64 {
+        5_000
+    }
+    pub fn backups() -> usize {
+        10
+    }
+    pub fn retry_tries() -> u32 {
+        3
+    }
+    pub fn retry_first_delay_ms() -> u64 {
+        2_000
+    }
+    pub fn retry_max_delay_ms() -> u64 {
+        10_000
     }
     pub fn test_command(flavor: Flavor) -> Vec<String> {
         let words: &[&str] = match flavor {
@@ -122,6 +163,14 @@ impl Config {
         Ok(config)
     }
 
+    pub fn retry_policy(&self) -> crate::corelink::RetryPolicy {
+        crate::corelink::RetryPolicy {
+            tries: self.core.retry_tries,
+            first_delay: std::time::Duration::from_millis(self.core.retry_first_delay_ms),
+            max_delay: std::time::Duration::from_millis(self.core.retry_max_delay_ms),
+        }
+    }
+
     /// The test command with the default filled in.
     pub fn test_command(&self) -> Vec<String> {
         self.core
@@ -160,6 +209,43 @@ impl Config {
             check_test_command(cmd).map_err(|p| bad("core.test_command", cmd, p))?;
         }
         check_host(&self.public.host).map_err(|p| bad("public.host", &self.public.host, p))?;
+        let c = &self.core;
+        let ranges: [(&'static str, u64, u64, u64); 6] = [
+            (
+                "core.health_interval_ms",
+                c.health_interval_ms,
+                50,
+                3_600_000,
+            ),
+            (
+                "core.drift_interval_ms",
+                c.drift_interval_ms,
+                50,
+                86_400_000,
+            ),
+            ("core.call_timeout_ms", c.call_timeout_ms, 50, 600_000),
+            ("core.retry_tries", u64::from(c.retry_tries), 1, 100),
+            (
+                "core.retry_first_delay_ms",
+                c.retry_first_delay_ms,
+                1,
+                600_000,
+            ),
+            (
+                "core.retry_max_delay_ms",
+                c.retry_max_delay_ms,
+                1,
+                3_600_000,
+            ),
+        ];
+        for (key, value, min, max) in ranges {
+            if !(min..=max).contains(&value) {
+                return Err(bad(key, &value, &format!("must be from {min} to {max}")));
+            }
+        }
+        if c.backups > 1000 {
+            return Err(bad("core.backups", &c.backups, "must be from 0 to 1000"));
+        }
         Ok(())
     }
 }

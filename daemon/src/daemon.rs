@@ -1,5 +1,6 @@
-//! Start-up and shutdown, in order: config → access rule → store → socket → ready → serve
-//! until SIGTERM/SIGINT → drain connections → remove the socket → close the store.
+//! Start-up and shutdown, in order: config → access rule → store → core config file →
+//! adoption → applier and health watcher → socket → ready → serve until SIGTERM/SIGINT →
+//! drain connections → finish the applier's pass → remove the socket → close the store.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -9,10 +10,14 @@ use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::applier::{Applier, Status};
 use crate::config::Config;
-use crate::ipc;
-use crate::service::KeyService;
+use crate::corefile::CoreFile;
+use crate::corelink::{CoreLink, Flavor, LinkOptions};
+use crate::service::{EVENT_BUFFER, KeyService};
 use crate::store::Store;
+use crate::watcher::Watcher;
+use crate::{adopt, ipc};
 
 /// How long in-flight requests may take to finish after a stop signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(15);
@@ -24,16 +29,31 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
         Arc::new(ipc::auth::Access::new(&config.socket_group).map_err(anyhow::Error::msg)?);
     let store = Store::open(&config.database)
         .with_context(|| format!("opening the database {}", config.database.display()))?;
-    let service = Arc::new(KeyService::new(store.clone(), Arc::clone(&config)));
+    let shutdown = CancellationToken::new();
+    let core = match start_core(&config, &store, shutdown.clone()).await {
+        Ok(core) => core,
+        Err(e) => {
+            close_store(store).await;
+            return Err(e);
+        }
+    };
+    let service = Arc::new(KeyService::new(
+        store.clone(),
+        Arc::clone(&config),
+        core.events,
+        core.applier,
+        core.status,
+    ));
     let bound = match ipc::listener::bind(&config.socket, access.gid) {
         Ok(bound) => bound,
         Err(e) => {
+            shutdown.cancel();
+            let _ = core.applier_task.await;
             close_store(store).await;
             anyhow::bail!(e);
         }
     };
 
-    let shutdown = CancellationToken::new();
     tokio::spawn(watch_signals(shutdown.clone()));
     tracing::info!(
         socket = %bound.path().display(),
@@ -67,11 +87,99 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
             "connections still busy after the drain timeout; closing anyway"
         );
     }
+    // The applier finishes the pass it is in (its changes are idempotent, so cutting it
+    // short would also be safe, but a finished pass leaves fewer pending rows).
+    if tokio::time::timeout(DRAIN_TIMEOUT, core.applier_task)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "the applier did not finish its pass in time; pending rows resume at next start"
+        );
+    }
     bound.close();
     drop(service);
     close_store(store).await;
     tracing::info!("veild stopped");
     Ok(())
+}
+
+/// The core side: what `start_core` hands the rest of start-up.
+struct CoreParts {
+    events: tokio::sync::broadcast::Sender<veil_shared::api::Event>,
+    applier: crate::applier::ApplierHandle,
+    applier_task: tokio::task::JoinHandle<()>,
+    status: Arc<Status>,
+}
+
+/// Reads the core's config file (refusing to start without a managed inbound), adopts its
+/// clients on first start, and starts the applier and the health watcher.
+async fn start_core(
+    config: &Config,
+    store: &Store,
+    shutdown: CancellationToken,
+) -> anyhow::Result<CoreParts> {
+    let core = &config.core;
+    let file = CoreFile::new(
+        core.config.clone(),
+        core.inbound_tag.clone(),
+        config.test_command(),
+        core.backups,
+    );
+    let inbound = file
+        .load()
+        .await
+        .with_context(|| format!("reading the core config (core.config = {:?})", core.config))?;
+    // Vision needs the same flow on the user as on the client; v2fly has no flow at all.
+    let flow = match core.flavor {
+        Flavor::Xray => inbound.flow.clone(),
+        Flavor::V2fly => String::new(),
+    };
+    let call_timeout = Duration::from_millis(core.call_timeout_ms);
+    let link = CoreLink::new(LinkOptions {
+        flavor: core.flavor,
+        api: core.api.clone(),
+        call_timeout,
+        retry: config.retry_policy(),
+    })
+    .map_err(|e| anyhow::anyhow!("core.api = {:?}: {e}", core.api))?;
+    let adopted = adopt::run(store, &inbound, &link)
+        .await
+        .context("adopting the core's existing clients")?;
+    if adopted > 0 {
+        tracing::info!(adopted, "adopted the clients already in the core config");
+    }
+    let status = Arc::new(Status::new(core.config.display().to_string()));
+    let (events, _) = tokio::sync::broadcast::channel(EVENT_BUFFER);
+    let applier = Applier {
+        store: store.clone(),
+        link: link.clone(),
+        file,
+        inbound_tag: core.inbound_tag.clone(),
+        flow,
+        status: Arc::clone(&status),
+        events: events.clone(),
+        retry: config.retry_policy(),
+    };
+    // A reply waits this long for the applier before it says "pending".
+    let settle_timeout = call_timeout * 2 + Duration::from_secs(30);
+    let (handle, applier_task) = applier.spawn(settle_timeout, shutdown.clone());
+    let watcher = Watcher {
+        link,
+        status: Arc::clone(&status),
+        applier: handle.clone(),
+        store: store.clone(),
+        inbound_tag: core.inbound_tag.clone(),
+        interval: Duration::from_millis(core.health_interval_ms),
+        drift_interval: Duration::from_millis(core.drift_interval_ms),
+    };
+    tokio::spawn(watcher.run(shutdown));
+    Ok(CoreParts {
+        events,
+        applier: handle,
+        applier_task,
+        status,
+    })
 }
 
 async fn close_store(store: Store) {

@@ -6,11 +6,19 @@
 //! - [`service`]: the one service layer (validation, audit, events) behind every front end.
 //! - [`ipc`]: the Unix socket: binding, access control, JSON-RPC connections.
 //! - [`corelink`]: the gRPC link to the core (Xray or v2fly).
+//! - [`applier`]: the one task that applies pending keys to the core and the config file.
+//! - [`corefile`]: the core's config file: patch the managed inbound's clients, check, write.
+//! - [`watcher`]: core health, restart detection and resync, drift audit.
+//! - [`adopt`]: first-start adoption of clients already in the core config.
 //! - [`daemon`]: start-up and shutdown, in order.
 
+pub mod adopt;
+pub mod applier;
 pub mod config;
+pub mod corefile;
 pub mod corelink;
 pub mod daemon;
 pub mod ipc;
 pub mod service;
 pub mod store;
+pub mod watcher;

@@ -9,12 +9,13 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::broadcast;
 use veil_shared::api::{
-    Actor, AuditList, AuditPage, BULK_MAX, CoreHealth, CoreStatus, DatabaseHealth, Event, Health,
-    HelloParams, HelloResult, KeyAction, KeyBulk, KeyEvent, KeyList, KeyPage, Request,
+    Actor, AuditList, AuditPage, BULK_MAX, CoreHealth, DatabaseHealth, Event, Health, HelloParams,
+    HelloResult, KeyAction, KeyBulk, KeyEvent, KeyList, KeyPage, Request,
 };
 use veil_shared::model::{DisableReason, Key, KeyRef, KeyState};
 use veil_shared::rpc::{ErrorCode, RpcError};
 
+use crate::applier::{ApplierHandle, Status};
 use crate::config::Config;
 use crate::store::{Store, StoreError, audit, keys};
 
@@ -28,6 +29,8 @@ pub struct KeyService {
     store: Store,
     events: broadcast::Sender<Event>,
     config: Arc<Config>,
+    applier: ApplierHandle,
+    status: Arc<Status>,
     started: Instant,
 }
 
@@ -53,19 +56,34 @@ pub fn mask(uuid: &uuid::Uuid) -> String {
 }
 
 /// What a mutation did, for the audit row and the events.
-struct Done<T> {
-    value: T,
+struct Done {
     changed: Vec<Key>,
     detail: Option<String>,
 }
 
+impl Done {
+    fn one(key: Key) -> Self {
+        Done {
+            changed: vec![key],
+            detail: None,
+        }
+    }
+}
+
 impl KeyService {
-    pub fn new(store: Store, config: Arc<Config>) -> Self {
-        let (events, _) = broadcast::channel(EVENT_BUFFER);
+    pub fn new(
+        store: Store,
+        config: Arc<Config>,
+        events: broadcast::Sender<Event>,
+        applier: ApplierHandle,
+        status: Arc<Status>,
+    ) -> Self {
         Self {
             store,
             events,
             config,
+            applier,
+            status,
             started: Instant::now(),
         }
     }
@@ -93,22 +111,16 @@ impl KeyService {
             Request::KeyList(p) => to_value(self.list(p).await?),
             Request::AuditList(p) => to_value(self.audit(p).await?),
             Request::KeyCreate(p) => {
-                let detail = None;
-                self.mutate(
-                    actor,
-                    "key.create",
-                    Some(p.name.clone()),
-                    KeyAction::Created,
-                    move |c| {
-                        let key = keys::create(c, &p.name, p.note.as_deref())?;
-                        Ok(Done {
-                            value: key.clone(),
-                            changed: vec![key],
-                            detail,
-                        })
-                    },
-                )
-                .await
+                let made = self
+                    .mutate(
+                        actor,
+                        "key.create",
+                        Some(p.name.clone()),
+                        KeyAction::Created,
+                        move |c| Ok(Done::one(keys::create(c, &p.name, p.note.as_deref())?)),
+                    )
+                    .await?;
+                one(made)
             }
             Request::KeyCreateBulk(p) => {
                 if p.count == 0 || p.count > BULK_MAX {
@@ -117,59 +129,73 @@ impl KeyService {
                         format!("count must be from 1 to {BULK_MAX}, got {}", p.count),
                     ));
                 }
-                self.mutate(
-                    actor,
-                    "key.create_bulk",
-                    Some(p.prefix.clone()),
-                    KeyAction::Created,
-                    move |c| {
-                        let made = keys::create_bulk(c, &p.prefix, p.count)?;
-                        let detail = match (made.first(), made.last()) {
-                            (Some(a), Some(b)) => {
-                                Some(format!("{} keys, ids {}..={}", made.len(), a.id, b.id))
-                            }
-                            _ => None,
-                        };
-                        Ok(Done {
-                            value: KeyBulk { keys: made.clone() },
-                            changed: made,
-                            detail,
-                        })
-                    },
-                )
-                .await
+                let made = self
+                    .mutate(
+                        actor,
+                        "key.create_bulk",
+                        Some(p.prefix.clone()),
+                        KeyAction::Created,
+                        move |c| {
+                            let made = keys::create_bulk(c, &p.prefix, p.count)?;
+                            let detail = match (made.first(), made.last()) {
+                                (Some(a), Some(b)) => {
+                                    Some(format!("{} keys, ids {}..={}", made.len(), a.id, b.id))
+                                }
+                                _ => None,
+                            };
+                            Ok(Done {
+                                changed: made,
+                                detail,
+                            })
+                        },
+                    )
+                    .await?;
+                to_value(KeyBulk { keys: made })
             }
             Request::KeyUpdate(p) => {
                 let key_ref = p.key.to_string();
-                self.mutate(
-                    actor,
-                    "key.update",
-                    Some(key_ref),
-                    KeyAction::Updated,
-                    move |c| {
-                        let mut key = keys::get_live(c, &p.key)?;
-                        let mut what = Vec::new();
-                        if let Some(name) = &p.name {
-                            key = keys::rename(c, &KeyRef::Id(key.id), name)?;
-                            what.push("name");
-                        }
-                        if let Some(note) = &p.note {
-                            key = keys::set_note(c, &KeyRef::Id(key.id), note)?;
-                            what.push("note");
-                        }
-                        let detail = Some(if what.is_empty() {
-                            "nothing to change".into()
-                        } else {
-                            what.join(", ")
-                        });
-                        Ok(Done {
-                            value: key.clone(),
-                            changed: vec![key],
-                            detail,
-                        })
-                    },
-                )
-                .await
+                let made = self
+                    .mutate(
+                        actor,
+                        "key.update",
+                        Some(key_ref),
+                        KeyAction::Updated,
+                        move |c| {
+                            let mut key = keys::get_live(c, &p.key)?;
+                            let mut what = Vec::new();
+                            if let Some(name) = &p.name {
+                                key = keys::rename(c, &KeyRef::Id(key.id), name)?;
+                                what.push("name");
+                            }
+                            if let Some(note) = &p.note {
+                                key = keys::set_note(c, &KeyRef::Id(key.id), note)?;
+                                what.push("note");
+                            }
+                            let detail = Some(if what.is_empty() {
+                                "nothing to change".into()
+                            } else {
+                                what.join(", ")
+                            });
+                            Ok(Done {
+                                changed: vec![key],
+                                detail,
+                            })
+                        },
+                    )
+                    .await?;
+                one(made)
+            }
+            Request::KeyRotate(p) => {
+                let made = self
+                    .mutate(
+                        actor,
+                        "key.rotate",
+                        Some(p.key.to_string()),
+                        KeyAction::Rotated,
+                        move |c| Ok(Done::one(keys::rotate(c, &p.key)?)),
+                    )
+                    .await?;
+                one(made)
             }
             Request::KeyDisable(p) => {
                 self.set_state(
@@ -213,31 +239,28 @@ impl KeyService {
         action: KeyAction,
     ) -> Result<Value, RpcError> {
         let reason = (state == KeyState::Disabled).then_some(DisableReason::Manual);
-        self.mutate(actor, method, Some(key.to_string()), action, move |c| {
-            let updated = keys::set_state(c, &key, state, reason)?;
-            Ok(Done {
-                value: updated.clone(),
-                changed: vec![updated],
-                detail: None,
+        let made = self
+            .mutate(actor, method, Some(key.to_string()), action, move |c| {
+                Ok(Done::one(keys::set_state(c, &key, state, reason)?))
             })
-        })
-        .await
+            .await?;
+        one(made)
     }
 
     /// Runs a mutation in the writer, records its audit row whatever the outcome (the
-    /// mutation in its own savepoint, so a refused change leaves only the audit row), then
-    /// publishes events for what changed.
-    async fn mutate<T, F>(
+    /// mutation in its own savepoint, so a refused change leaves only the audit row),
+    /// publishes events, lets the applier settle, and returns the changed keys as they are
+    /// now: applied (live) or still pending (S10).
+    async fn mutate<F>(
         &self,
         actor: Actor,
         method: &'static str,
         key_ref: Option<String>,
         action: KeyAction,
         f: F,
-    ) -> Result<Value, RpcError>
+    ) -> Result<Vec<Key>, RpcError>
     where
-        T: Serialize + Send + 'static,
-        F: FnOnce(&rusqlite::Connection) -> Result<Done<T>, StoreError> + Send + 'static,
+        F: FnOnce(&rusqlite::Connection) -> Result<Done, StoreError> + Send + 'static,
     {
         let outcome = self
             .store
@@ -294,6 +317,7 @@ impl KeyService {
                         "bulk change"
                     );
                 }
+                let ids: Vec<i64> = done.changed.iter().map(|k| k.id).collect();
                 for key in done.changed {
                     // No watcher is not an error.
                     let _ = self.events.send(Event::Key(KeyEvent {
@@ -302,7 +326,11 @@ impl KeyService {
                         actor: Some(actor),
                     }));
                 }
-                to_value(done.value)
+                self.applier.settle().await;
+                self.store
+                    .read(move |c| keys::by_ids(c, &ids))
+                    .await
+                    .map_err(internal)
             }
             Err(e) => {
                 let e = internal(e);
@@ -397,6 +425,7 @@ impl KeyService {
                 0,
             ),
         };
+        let status = self.status.snapshot();
         Health {
             version: veil_shared::VERSION.into(),
             protocol: veil_shared::PROTOCOL_VERSION,
@@ -404,15 +433,28 @@ impl KeyService {
             uptime_secs: self.started.elapsed().as_secs(),
             database,
             core: CoreHealth {
-                status: CoreStatus::Unknown,
+                status: status.core,
                 flavor: flavor_name(self.config.core.flavor).into(),
                 api: self.config.core.api.clone(),
-                uptime_secs: None,
-                memory_bytes: None,
-                last_error: None,
+                uptime_secs: status.uptime_secs,
+                memory_bytes: status.memory_bytes,
+                last_error: status.last_error,
+                last_resync: status.last_resync,
+                drift: status.drift,
             },
             pending,
+            config: Some(status.config),
         }
+    }
+}
+
+fn one(keys: Vec<Key>) -> Result<Value, RpcError> {
+    match keys.into_iter().next() {
+        Some(key) => to_value(key),
+        None => Err(RpcError::new(
+            ErrorCode::Internal,
+            "the changed key vanished",
+        )),
     }
 }
 

@@ -8,7 +8,10 @@ use support::daemon::{Daemon, run_veil};
 
 #[test]
 fn veil_manages_keys_by_id_uuid_and_name() {
-    let dir = tempfile::Builder::new().prefix("veil-cli-").tempdir().unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("veil-cli-")
+        .tempdir()
+        .unwrap();
     let d = Daemon::start(dir.path());
 
     let key = d.veil_json(&["key", "add", "Ольга 🌸", "--note", "phone"]);
@@ -17,10 +20,20 @@ fn veil_manages_keys_by_id_uuid_and_name() {
     assert_eq!(key["note"], "phone");
 
     for by in [id.as_str(), uuid.as_str(), "ольга 🌸"] {
-        assert_eq!(d.veil_json(&["key", "show", by])["uuid"], uuid.as_str(), "show {by}");
+        assert_eq!(
+            d.veil_json(&["key", "show", by])["uuid"],
+            uuid.as_str(),
+            "show {by}"
+        );
     }
-    assert_eq!(d.veil_json(&["key", "rename", &uuid, "Olga"])["name"], "Olga");
-    assert_eq!(d.veil_json(&["key", "disable", "olga"])["state"], "disabled");
+    assert_eq!(
+        d.veil_json(&["key", "rename", &uuid, "Olga"])["name"],
+        "Olga"
+    );
+    assert_eq!(
+        d.veil_json(&["key", "disable", "olga"])["state"],
+        "disabled"
+    );
     assert_eq!(d.veil_json(&["key", "enable", &id])["state"], "active");
 
     let bulk = d.veil_json(&["key", "add", "--count", "3", "--prefix", "team"]);
@@ -65,13 +78,20 @@ fn veil_manages_keys_by_id_uuid_and_name() {
 
 #[test]
 fn veil_socket_env_overrides_the_default() {
-    let dir = tempfile::Builder::new().prefix("veil-cli-").tempdir().unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("veil-cli-")
+        .tempdir()
+        .unwrap();
     let d = Daemon::start(dir.path());
     let out = std::process::Command::new(support::daemon::veil_bin())
         .args(["--json", "key", "add", "via-env"])
         .env("VEIL_SOCKET", &d.socket)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(d.veil_json(&["key", "show", "via-env"])["name"], "via-env");
 }

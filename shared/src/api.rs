@@ -100,6 +100,8 @@ methods! {
     KeyDisable(KeyDisable) = "key.disable" -> Key;
     KeyEnable(KeyEnable) = "key.enable" -> Key;
     KeyDelete(KeyDelete) = "key.delete" -> Key;
+    /// Gives the key a new UUID: the old one stops working; name, limits and traffic stay.
+    KeyRotate(KeyRotate) = "key.rotate" -> Key;
     Health(HealthParams) = "health" -> Health;
     /// Subscribe this connection to events; the answer comes first, then notifications.
     Watch(WatchParams) = "watch" -> WatchResult;
@@ -205,6 +207,12 @@ pub struct KeyDelete {
     pub key: KeyRef,
 }
 
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyRotate {
+    pub key: KeyRef,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HealthParams {}
@@ -219,6 +227,35 @@ pub struct Health {
     pub core: CoreHealth,
     /// Keys whose desired state the core does not reflect yet.
     pub pending: u64,
+    /// The core's config file as Veil keeps it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<ConfigFileHealth>,
+}
+
+/// The last full re-add of every active key into the core (at start, after a core restart).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResyncInfo {
+    /// Unix seconds when it finished.
+    pub at: i64,
+    pub duration_ms: u64,
+    pub keys: u64,
+    /// Why it ran: `start`, `core_restart`, `link_restored`.
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConfigFileHealth {
+    pub path: String,
+    /// Writes since veild started (a burst of changes is one write).
+    pub writes: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_write_at: Option<i64>,
+    /// The last failed write (check or test command), cleared by the next good one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// Clients in the managed inbound that no key owns (left in place, never deleted).
+    #[serde(default)]
+    pub unmanaged_clients: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -258,6 +295,12 @@ pub struct CoreHealth {
     pub memory_bytes: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_resync: Option<ResyncInfo>,
+    /// Users found missing or extra by the last drift audit (xray only; `None` on v2fly,
+    /// which cannot list users).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<u64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -319,6 +362,8 @@ pub enum KeyAction {
     Disabled,
     Enabled,
     Deleted,
+    /// The key got a new UUID.
+    Rotated,
     /// The applier brought the core in line with the key (pending → live).
     Applied,
 }

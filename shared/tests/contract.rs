@@ -126,6 +126,7 @@ fn sample_requests() -> Vec<Request> {
         out.push(KeyDisable { key: key.clone() }.into());
         out.push(KeyEnable { key: key.clone() }.into());
         out.push(KeyDelete { key: key.clone() }.into());
+        out.push(KeyRotate { key: key.clone() }.into());
         out.push(
             AuditList {
                 key: Some(key),
@@ -149,6 +150,7 @@ fn method_is_sampled(request: &Request) {
         | Request::KeyDisable(_)
         | Request::KeyEnable(_)
         | Request::KeyDelete(_)
+        | Request::KeyRotate(_)
         | Request::Health(_)
         | Request::Watch(_)
         | Request::AuditList(_) => {}
@@ -163,6 +165,7 @@ fn every_action() -> Vec<KeyAction> {
         | KeyAction::Disabled
         | KeyAction::Enabled
         | KeyAction::Deleted
+        | KeyAction::Rotated
         | KeyAction::Applied => a,
     };
     [
@@ -171,6 +174,7 @@ fn every_action() -> Vec<KeyAction> {
         KeyAction::Disabled,
         KeyAction::Enabled,
         KeyAction::Deleted,
+        KeyAction::Rotated,
         KeyAction::Applied,
     ]
     .into_iter()
@@ -205,8 +209,22 @@ fn sample_health(full: bool) -> Health {
             uptime_secs: full.then_some(60),
             memory_bytes: full.then_some(1 << 30),
             last_error: full.then(|| "connection refused".into()),
+            last_resync: full.then(|| ResyncInfo {
+                at: 1_795_700_000,
+                duration_ms: 120,
+                keys: 12,
+                reason: "core_restart".into(),
+            }),
+            drift: full.then_some(2),
         },
         pending: u64::from(full),
+        config: full.then(|| ConfigFileHealth {
+            path: "/usr/local/etc/xray/config.json".into(),
+            writes: 7,
+            last_write_at: Some(1_795_700_000),
+            last_error: Some("test command failed".into()),
+            unmanaged_clients: vec!["legacy@example".into()],
+        }),
     }
 }
 
@@ -543,6 +561,7 @@ fn every_result_round_trips() {
         result_round_trip::<KeyDisable>(&key);
         result_round_trip::<KeyEnable>(&key);
         result_round_trip::<KeyDelete>(&key);
+        result_round_trip::<KeyRotate>(&key);
     }
     for name in [
         KeyCreate::NAME,
@@ -551,6 +570,7 @@ fn every_result_round_trips() {
         KeyDisable::NAME,
         KeyEnable::NAME,
         KeyDelete::NAME,
+        KeyRotate::NAME,
     ] {
         mark(name);
     }

@@ -90,6 +90,8 @@ pub enum KeyCommand {
     /// Delete a key for good.
     #[command(visible_alias = "delete")]
     Rm(KeyArg),
+    /// Give a key a new UUID: the old one stops working; name and limits stay.
+    Rotate(KeyArg),
 }
 
 /// One key, by id, UUID or name.

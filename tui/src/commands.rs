@@ -10,7 +10,7 @@ use std::path::Path;
 use serde_json::Value;
 use veil_shared::api::{
     AuditList, HealthParams, KeyCreate, KeyCreateBulk, KeyDelete, KeyDisable, KeyEnable, KeyGet,
-    KeyList, KeyUpdate, Method, Request,
+    KeyList, KeyRotate, KeyUpdate, Method, Request,
 };
 use veil_shared::client::{Client, ClientError};
 
@@ -128,6 +128,10 @@ async fn key(session: &mut Session<'_>, cmd: KeyCommand) -> Result<Reply, Failur
         KeyCommand::Rm(arg) => {
             let (raw, key) = session.call(KeyDelete { key: arg.key }).await?;
             (raw, key, Change::Deleted)
+        }
+        KeyCommand::Rotate(arg) => {
+            let (raw, key) = session.call(KeyRotate { key: arg.key }).await?;
+            (raw, key, Change::Rotated)
         }
     };
     let human = output::changed(change, &key);

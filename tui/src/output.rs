@@ -27,6 +27,7 @@ pub enum Change {
     Disabled,
     Enabled,
     Deleted,
+    Rotated,
 }
 
 /// `--json`: the result object exactly as the daemon sent it.
@@ -52,6 +53,7 @@ pub fn changed(change: Change, key: &Key) -> String {
         Change::Disabled => format!("Disabled {label}"),
         Change::Enabled => format!("Enabled {label}"),
         Change::Deleted => format!("Deleted {label}"),
+        Change::Rotated => format!("Rotated {label}: new UUID {}", key.uuid),
     };
     // The daemon answers before the core has the change when the core is down; say so,
     // rather than let "Disabled" read as "the user is cut off now".
@@ -213,10 +215,42 @@ pub fn health(h: &Health) -> String {
     } else {
         ""
     };
+    if let Some(r) = &h.core.last_resync {
+        rows.push((
+            "resync",
+            format!(
+                "{} keys in {} ms at {} ({})",
+                r.keys,
+                r.duration_ms,
+                humanize::utc_minute(r.at),
+                r.reason.replace('_', " ")
+            ),
+        ));
+    }
+    if let Some(drift) = h.core.drift {
+        rows.push(("drift", format!("{drift} users repaired by the last audit")));
+    }
     rows.push((
         "pending",
         format!("{}{waiting}", plural(h.pending, "key", "keys")),
     ));
+    if let Some(c) = &h.config {
+        rows.push(("config", format!("{}, {} writes", c.path, c.writes)));
+        if let Some(error) = &c.last_error {
+            rows.push(("config error", one_line(error).into_owned()));
+        }
+        if !c.unmanaged_clients.is_empty() {
+            let list: Vec<String> = c
+                .unmanaged_clients
+                .iter()
+                .map(|e| one_line(e).into_owned())
+                .collect();
+            rows.push((
+                "unmanaged",
+                format!("{} (clients no key owns; left in place)", list.join(", ")),
+            ));
+        }
+    }
     labelled(&rows)
 }
 
@@ -298,6 +332,7 @@ fn key_event(e: &KeyEvent) -> String {
         KeyAction::Disabled => "disabled",
         KeyAction::Enabled => "enabled",
         KeyAction::Deleted => "deleted",
+        KeyAction::Rotated => "rotated",
         KeyAction::Applied => "applied",
     };
     let pending = if e.key.pending { ", pending" } else { "" };
@@ -466,8 +501,11 @@ ID  NAME         STATE               PENDING  UUID                              
                 uptime_secs: Some(7_500),
                 memory_bytes: Some(47_396_045),
                 last_error: None,
+                last_resync: None,
+                drift: None,
             },
             pending: 0,
+            config: None,
         }
     }
 

@@ -12,7 +12,11 @@ use veil_shared::validate;
 use super::{StoreError, now};
 
 const COLUMNS: &str = "id, uuid, name, note, created_at, updated_at, state, applied, \
-                       disable_reason, data_limit, expires_at";
+                       disable_reason, data_limit, expires_at, applied_uuid";
+
+/// The condition for a row whose core state lags behind (S10): another state, or an active
+/// key whose UUID the core does not have yet (a rotation).
+const PENDING: &str = "(applied IS NOT state OR (state = 'active' AND applied_uuid IS NOT uuid))";
 
 fn parse_enum<T>(idx: usize, text: &str, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
     parse(text).ok_or_else(|| {
@@ -39,6 +43,8 @@ fn key_from_row(row: &Row<'_>) -> rusqlite::Result<Key> {
         None => None,
     };
     let data_limit: Option<i64> = row.get(9)?;
+    let applied_uuid: Option<String> = row.get(11)?;
+    let uuid_applied = applied_uuid.as_deref() == Some(uuid.to_string().as_str());
     Ok(Key {
         id: row.get(0)?,
         uuid,
@@ -48,7 +54,7 @@ fn key_from_row(row: &Row<'_>) -> rusqlite::Result<Key> {
         updated_at: row.get(5)?,
         state,
         applied,
-        pending: applied != Some(state),
+        pending: applied != Some(state) || (state == KeyState::Active && !uuid_applied),
         disable_reason,
         data_limit: data_limit.map(|v| v.max(0) as u64),
         expires_at: row.get(10)?,
@@ -275,7 +281,185 @@ pub fn counts(conn: &Connection) -> Result<KeyCounts, StoreError> {
 /// Keys whose applied state lags behind their desired state.
 pub fn pending_count(conn: &Connection) -> Result<u64, StoreError> {
     let n: i64 = conn
-        .prepare_cached("SELECT count(*) FROM keys WHERE applied IS NOT state")?
+        .prepare_cached(&format!("SELECT count(*) FROM keys WHERE {PENDING}"))?
         .query_row([], |r| r.get(0))?;
     Ok(n.max(0) as u64)
+}
+
+/// Gives a key a new UUID. The core keeps the old one until the applier swaps it.
+pub fn rotate(conn: &Connection, key: &KeyRef) -> Result<Key, StoreError> {
+    let current = get_live(conn, key)?;
+    for _ in 0..3 {
+        let uuid = Uuid::new_v4();
+        let changed = conn
+            .prepare_cached("UPDATE OR IGNORE keys SET uuid = ?1, updated_at = ?2 WHERE id = ?3")?
+            .execute(params![uuid.to_string(), now(), current.id])?;
+        if changed == 1 {
+            return get(conn, &KeyRef::Id(current.id));
+        }
+    }
+    Err(StoreError::Sqlite("could not draw a unique UUID".into()))
+}
+
+/// What the applier needs of a row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CoreRow {
+    pub id: i64,
+    pub uuid: Uuid,
+    pub state: KeyState,
+    pub applied: Option<KeyState>,
+    pub applied_uuid: Option<String>,
+}
+
+fn core_row(row: &Row<'_>) -> rusqlite::Result<CoreRow> {
+    let uuid: String = row.get(1)?;
+    Ok(CoreRow {
+        id: row.get(0)?,
+        uuid: Uuid::parse_str(&uuid).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, Box::new(e))
+        })?,
+        state: parse_enum(2, &row.get::<_, String>(2)?, KeyState::parse)?,
+        applied: match row.get::<_, Option<String>>(3)? {
+            Some(text) => Some(parse_enum(3, &text, KeyState::parse)?),
+            None => None,
+        },
+        applied_uuid: row.get(4)?,
+    })
+}
+
+/// Rows the core does not reflect yet, oldest first.
+pub fn pending(conn: &Connection) -> Result<Vec<CoreRow>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT id, uuid, state, applied, applied_uuid FROM keys WHERE {PENDING} ORDER BY id"
+    ))?;
+    Ok(stmt
+        .query_map([], core_row)?
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
+/// Every key that should be in the core, in id order.
+pub fn active(conn: &Connection) -> Result<Vec<CoreRow>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, uuid, state, applied, applied_uuid FROM keys WHERE state = 'active' ORDER BY id",
+    )?;
+    Ok(stmt
+        .query_map([], core_row)?
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
+/// Every key id that exists (any state), to tell managed clients from unowned ones.
+pub fn all_ids(conn: &Connection) -> Result<std::collections::HashSet<i64>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT id FROM keys")?;
+    Ok(stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?)
+}
+
+/// Records that the core now has `row` as it was read. A row changed again since (another
+/// state or UUID) is left pending for the next pass. Returns whether it was marked.
+pub fn mark_applied(conn: &Connection, row: &CoreRow) -> Result<bool, StoreError> {
+    let applied_uuid = (row.state == KeyState::Active).then(|| row.uuid.to_string());
+    let n = conn
+        .prepare_cached(
+            "UPDATE keys SET applied = ?1, applied_uuid = ?2
+             WHERE id = ?3 AND state = ?1 AND uuid = ?4",
+        )?
+        .execute(params![
+            row.state.as_str(),
+            applied_uuid,
+            row.id,
+            row.uuid.to_string()
+        ])?;
+    Ok(n == 1)
+}
+
+/// Keys by id, for answering after the applier ran.
+pub fn by_ids(conn: &Connection, ids: &[i64]) -> Result<Vec<Key>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM keys WHERE id = ?1"))?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(key) = stmt.query_row([id], key_from_row).optional()? {
+            out.push(key);
+        }
+    }
+    Ok(out)
+}
+
+/// Inserts an adopted client as an active key with its existing UUID and a unique name
+/// derived from `name` (`name`, `name-2`, …). Returns `None` when the UUID is already a key.
+pub fn adopt(conn: &Connection, name: &str, uuid: &Uuid) -> Result<Option<Key>, StoreError> {
+    if find(conn, &KeyRef::Uuid(*uuid))?.is_some() {
+        return Ok(None);
+    }
+    let at = now();
+    for n in 1..=1000 {
+        let candidate = if n == 1 {
+            name.to_owned()
+        } else {
+            format!("{name}-{n}")
+        };
+        let Ok(candidate) = validate::name(&candidate) else {
+            continue;
+        };
+        let fold = validate::name_fold(&candidate);
+        if name_taken(conn, &fold, None)?.is_some() {
+            continue;
+        }
+        conn.prepare_cached(
+            "INSERT INTO keys (uuid, name, name_fold, note, created_at, updated_at, state)
+             VALUES (?1, ?2, ?3, 'adopted from the core config', ?4, ?4, 'active')",
+        )?
+        .execute(params![uuid.to_string(), candidate, fold, at])?;
+        return Ok(Some(get(conn, &KeyRef::Id(conn.last_insert_rowid()))?));
+    }
+    Err(conflict(format!(
+        "no free name for adopted client '{name}'"
+    )))
+}
+
+/// One-time facts (`meta` table).
+pub fn meta_get(conn: &Connection, name: &str) -> Result<Option<String>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT value FROM meta WHERE name = ?1")?
+        .query_row([name], |r| r.get(0))
+        .optional()?)
+}
+
+pub fn meta_set(conn: &Connection, name: &str, value: &str) -> Result<(), StoreError> {
+    conn.prepare_cached("INSERT INTO meta (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = ?2")?
+        .execute(params![name, value])?;
+    Ok(())
+}
+
+/// Forgets what the core has for these keys, so the applier applies them again (drift repair).
+pub fn mark_unapplied(conn: &Connection, ids: &[i64]) -> Result<(), StoreError> {
+    let mut stmt =
+        conn.prepare_cached("UPDATE keys SET applied = NULL, applied_uuid = NULL WHERE id = ?1")?;
+    for id in ids {
+        stmt.execute([id])?;
+    }
+    Ok(())
+}
+
+/// What Veil owns in the core's client list: every key id and every key UUID (any state).
+/// A client with an owned email or an owned UUID is Veil's to rewrite (an adopted client
+/// still listed under its old email included); anything else is left in place.
+pub struct Owned {
+    pub ids: std::collections::HashSet<i64>,
+    pub uuids: std::collections::HashSet<String>,
+}
+
+pub fn owned(conn: &Connection) -> Result<Owned, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT id, uuid FROM keys")?;
+    let mut owned = Owned {
+        ids: Default::default(),
+        uuids: Default::default(),
+    };
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+    for row in rows {
+        let (id, uuid) = row?;
+        owned.ids.insert(id);
+        owned.uuids.insert(uuid);
+    }
+    Ok(owned)
 }

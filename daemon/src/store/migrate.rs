@@ -9,10 +9,16 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// Every migration in order. Never edit or reorder a shipped entry; append.
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_keys_and_audit",
-    include_str!("../../migrations/0001_keys_and_audit.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_keys_and_audit",
+        include_str!("../../migrations/0001_keys_and_audit.sql"),
+    ),
+    (
+        "0002_applied_uuid_and_meta",
+        include_str!("../../migrations/0002_applied_uuid_and_meta.sql"),
+    ),
+];
 
 /// The schema version this build writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;

@@ -77,6 +77,53 @@ pub fn test_bytes(len: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
+/// `(id, email)` of every client of inbound `tag` in a core config file, in file order.
+pub fn config_clients(path: &Path, tag: &str) -> Vec<(String, String)> {
+    let text =
+        std::fs::read(path).unwrap_or_else(|e| panic!("read core config {}: {e}", path.display()));
+    let config: serde_json::Value = serde_json::from_slice(&text)
+        .unwrap_or_else(|e| panic!("core config {} is not JSON: {e}", path.display()));
+    let inbound = config["inbounds"]
+        .as_array()
+        .and_then(|ins| ins.iter().find(|i| i["tag"] == tag))
+        .unwrap_or_else(|| panic!("no inbound {tag:?} in {}", path.display()));
+    inbound["settings"]["clients"]
+        .as_array()
+        .map(|clients| {
+            clients
+                .iter()
+                .map(|c| {
+                    (
+                        c["id"].as_str().unwrap_or_default().to_owned(),
+                        c["email"].as_str().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Runs `v2ray -test -config PATH`; `Err` carries its output when it refuses.
+pub fn v2ray_test_config(path: &Path) -> Result<(), String> {
+    let out = Command::new(V2RAY_BIN)
+        .arg("-test")
+        .arg("-config")
+        .arg(path)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("run {V2RAY_BIN}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}: {}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
 fn spawn_v2ray(config: &Path, log: &Path) -> Child {
     let out = File::create(log).expect("create v2ray log");
     let err = out.try_clone().expect("clone log handle");
@@ -203,6 +250,18 @@ impl V2rayServer {
         test_link(Flavor::V2fly, &self.api_addr())
     }
 
+    /// Whether the server process is running.
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// Starts the server again (after [`kill9`](Self::kill9)) on the same config file and
+    /// ports, and waits until its API answers.
+    pub async fn start_again(&mut self) {
+        assert!(self.child.is_none(), "start_again a killed server only");
+        self.spawn_and_wait().await;
+    }
+
     /// SIGKILL the process (no graceful shutdown) and reap it.
     pub fn kill9(&mut self) {
         kill_child(&mut self.child);
@@ -293,6 +352,29 @@ impl V2rayClient {
     /// Blocking; from async tests call it via `spawn_blocking`/`block_in_place`.
     pub fn fetch(&self, url: &str) -> anyhow::Result<Vec<u8>> {
         fetch_via_proxy(self.proxy_addr(), url, Duration::from_secs(15))
+    }
+
+    /// Retries [`fetch`](Self::fetch) (each on a new connection) until one succeeds or
+    /// `deadline` passes; returns the body and when it arrived, or the last error.
+    pub fn fetch_until(&self, url: &str, deadline: Instant) -> anyhow::Result<(Vec<u8>, Instant)> {
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let attempt = fetch_via_proxy(
+                self.proxy_addr(),
+                url,
+                left.clamp(Duration::from_millis(500), Duration::from_secs(15)),
+            );
+            match attempt {
+                Ok(body) => return Ok((body, Instant::now())),
+                Err(e) if Instant::now() >= deadline => {
+                    return Err(e.context(format!(
+                        "no successful download by the deadline; client log: {}",
+                        self.log()
+                    )));
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(25)),
+            }
+        }
     }
 }
 
@@ -855,6 +937,22 @@ impl FakeXrayCore {
             .unwrap()
             .stats
             .insert(name.to_owned(), value);
+    }
+
+    /// Changes the users of `tag` behind the daemon's back, in one step (one lock, so no
+    /// audit sees half of it): removes `remove` (emails) and inserts `add`.
+    pub fn tamper(&self, tag: &str, remove: &[&str], add: Vec<FakeUser>) {
+        let mut st = self.fake.state.lock().unwrap();
+        let users = st.inbounds.get_mut(tag).expect("known inbound");
+        for email in remove {
+            assert!(
+                users.remove(&email.to_lowercase()).is_some(),
+                "fake core: no user {email} to remove"
+            );
+        }
+        for user in add {
+            users.insert(user.email.to_lowercase(), user);
+        }
     }
 
     /// Drops every user, as a real core does on restart.

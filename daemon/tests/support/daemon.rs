@@ -30,7 +30,11 @@ pub fn veil_bin() -> PathBuf {
 
 pub struct DaemonConfig {
     pub socket_group: String,
+    /// More `key = value` lines for the `[core]` section.
     pub extra_core: String,
+    /// Points veild at a real (or fake) core. `None`: a core that is never up
+    /// (`api = 127.0.0.1:1`) with a minimal valid v2fly config file at `DIR/core.json`.
+    pub core: Option<CoreSection>,
 }
 
 impl Default for DaemonConfig {
@@ -38,7 +42,143 @@ impl Default for DaemonConfig {
         Self {
             socket_group: current_group(),
             extra_core: String::new(),
+            core: None,
         }
+    }
+}
+
+/// The `[core]` section of `veild.toml` for a test that runs a core.
+#[derive(Clone, Debug)]
+pub struct CoreSection {
+    /// `v2fly` or `xray`.
+    pub flavor: String,
+    /// `127.0.0.1:PORT` of the core's API.
+    pub api: String,
+    pub inbound_tag: String,
+    /// The core's config file, which veild keeps in step.
+    pub config: PathBuf,
+    /// `None` leaves the flavor's default (`v2ray -test -config {config}` for v2fly).
+    pub test_command: Option<Vec<String>>,
+    /// More `key = value` lines, e.g. `drift_interval_ms = 300`.
+    pub extra: String,
+}
+
+/// How often test daemons poll the core's health, so restarts are seen quickly.
+pub const TEST_HEALTH_INTERVAL_MS: u64 = 200;
+
+impl CoreSection {
+    /// A real v2ray 4.34 (Debian) core, health polled every [`TEST_HEALTH_INTERVAL_MS`].
+    pub fn v2fly(api: &str, config: &Path) -> CoreSection {
+        CoreSection {
+            flavor: "v2fly".into(),
+            api: api.to_owned(),
+            inbound_tag: "vless-in".into(),
+            config: config.to_owned(),
+            test_command: None,
+            extra: format!("health_interval_ms = {TEST_HEALTH_INTERVAL_MS}\n"),
+        }
+    }
+
+    /// An Xray core (the fake in tests): the fake does not validate config files, so the
+    /// test command only has to succeed.
+    pub fn xray(api: &str, config: &Path) -> CoreSection {
+        CoreSection {
+            flavor: "xray".into(),
+            api: api.to_owned(),
+            inbound_tag: "vless-in".into(),
+            config: config.to_owned(),
+            test_command: Some(vec!["true".into(), "{config}".into()]),
+            extra: format!("health_interval_ms = {TEST_HEALTH_INTERVAL_MS}\n"),
+        }
+    }
+
+    pub fn with_test_command(mut self, words: &[&str]) -> CoreSection {
+        self.test_command = Some(words.iter().map(|w| (*w).to_owned()).collect());
+        self
+    }
+
+    pub fn with_extra(mut self, line: &str) -> CoreSection {
+        self.extra.push_str(line);
+        self.extra.push('\n');
+        self
+    }
+
+    fn to_toml(&self) -> String {
+        let mut text = format!(
+            "[core]\nflavor = {}\napi = {}\ninbound_tag = {}\nconfig = {}\n",
+            toml_str(&self.flavor),
+            toml_str(&self.api),
+            toml_str(&self.inbound_tag),
+            toml_str(&self.config.display().to_string()),
+        );
+        if let Some(words) = &self.test_command {
+            let words: Vec<String> = words.iter().map(|w| toml_str(w)).collect();
+            text.push_str(&format!("test_command = [{}]\n", words.join(", ")));
+        }
+        text.push_str(&self.extra);
+        text.push('\n');
+        text
+    }
+}
+
+/// A TOML basic string (JSON's escaping is a subset TOML accepts).
+fn toml_str(s: &str) -> String {
+    serde_json::to_string(s).expect("encode a string")
+}
+
+/// A minimal core config that `v2ray -test` accepts: the API on `api_port` (dokodemo-door
+/// `api-in`), stats on, and a VLESS inbound `vless-in` on `vless_port` with `clients`
+/// (`(uuid, email)`).
+pub fn minimal_v2fly_core_config(
+    api_port: u16,
+    vless_port: u16,
+    clients: &[(&str, &str)],
+) -> Value {
+    let clients: Vec<Value> = clients
+        .iter()
+        .map(|(id, email)| serde_json::json!({"id": id, "email": email, "level": 0}))
+        .collect();
+    serde_json::json!({
+        "log": {"loglevel": "warning"},
+        "api": {"tag": "api", "services": ["HandlerService", "StatsService"]},
+        "stats": {},
+        "policy": {
+            "levels": {"0": {"statsUserUplink": true, "statsUserDownlink": true}}
+        },
+        "inbounds": [
+            {
+                "tag": "api-in", "listen": "127.0.0.1", "port": api_port,
+                "protocol": "dokodemo-door", "settings": {"address": "127.0.0.1"}
+            },
+            {
+                "tag": "vless-in", "listen": "127.0.0.1", "port": vless_port,
+                "protocol": "vless",
+                "settings": {"clients": clients, "decryption": "none"},
+                "streamSettings": {"network": "tcp", "security": "none"}
+            }
+        ],
+        "outbounds": [{"tag": "direct", "protocol": "freedom", "settings": {}}],
+        "routing": {"rules": [
+            {"type": "field", "inboundTag": ["api-in"], "outboundTag": "api"}
+        ]}
+    })
+}
+
+/// Polls `probe` every `every` until it yields `Some`, for at most `timeout`.
+pub fn poll_until<T>(
+    timeout: Duration,
+    every: Duration,
+    mut probe: impl FnMut() -> Option<T>,
+) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = probe() {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(every);
     }
 }
 
@@ -62,17 +202,38 @@ pub struct Daemon {
 }
 
 impl Daemon {
+    /// Writes `DIR/veild.toml`. Without `cfg.core`, also writes a minimal valid v2fly core
+    /// config at `DIR/core.json` (unless one is there already: veild keeps it in step).
     pub fn write_config(dir: &Path, cfg: &DaemonConfig) -> PathBuf {
         let config = dir.join("veild.toml");
+        let core = match &cfg.core {
+            Some(section) => {
+                let mut text = section.to_toml();
+                text.push_str(&cfg.extra_core);
+                text.push('\n');
+                text
+            }
+            None => {
+                let core = dir.join("core.json");
+                if !core.exists() {
+                    // Nothing listens on either port: the core is down for these tests.
+                    let json = minimal_v2fly_core_config(1, 2, &[]);
+                    std::fs::write(&core, serde_json::to_vec_pretty(&json).expect("json"))
+                        .expect("write core.json");
+                }
+                format!(
+                    "[core]\nflavor = \"v2fly\"\napi = \"127.0.0.1:1\"\nconfig = \"{core}\"\n{extra}\n",
+                    core = core.display(),
+                    extra = cfg.extra_core,
+                )
+            }
+        };
         let text = format!(
             "socket = \"{sock}\"\ndatabase = \"{db}\"\nsocket_group = \"{group}\"\n\
-             [core]\nflavor = \"v2fly\"\napi = \"127.0.0.1:1\"\nconfig = \"{core}\"\n{extra}\n\
-             [public]\nhost = \"127.0.0.1\"\n",
+             {core}[public]\nhost = \"127.0.0.1\"\n",
             sock = dir.join("veil.sock").display(),
             db = dir.join("veil.db").display(),
             group = cfg.socket_group,
-            core = dir.join("core.json").display(),
-            extra = cfg.extra_core,
         );
         std::fs::write(&config, text).expect("write veild.toml");
         config
@@ -118,7 +279,7 @@ impl Daemon {
             .arg("--config")
             .arg(&self.config)
             .env("NOTIFY_SOCKET", &notify_path)
-            .env("RUST_LOG", "veild=debug,info")
+            .env("RUST_LOG", "veild=trace,info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
@@ -191,6 +352,55 @@ impl Daemon {
 
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Whether the veild process is running (started and not reaped).
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// One call on a fresh connection, expecting a result.
+    pub fn call(&self, method: &str, params: Value) -> Value {
+        self.raw().call(method, params)
+    }
+
+    /// The `health` result.
+    pub fn health(&self) -> Value {
+        self.call("health", serde_json::json!({}))
+    }
+
+    /// Every key in `state` (`active`, `disabled`, `deleted`), in id order.
+    pub fn keys_in(&self, state: &str) -> Vec<Value> {
+        let page = self.call("key.list", serde_json::json!({"state": state}));
+        let mut keys = page["keys"].as_array().cloned().unwrap_or_default();
+        keys.sort_by_key(|k| k["id"].as_i64());
+        keys
+    }
+
+    /// Polls `health` until `probe` accepts it; panics after `timeout` with the last
+    /// health and the log.
+    pub fn wait_health(
+        &self,
+        what: &str,
+        timeout: Duration,
+        probe: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let mut last = Value::Null;
+        let found = poll_until(timeout, Duration::from_millis(50), || {
+            last = self.health();
+            probe(&last).then(|| last.clone())
+        });
+        found.unwrap_or_else(|| {
+            panic!(
+                "veild: {what} not seen within {timeout:?}\nlast health: {last:#}\nlog:\n{}",
+                self.log_text()
+            )
+        })
+    }
+
+    /// Waits until no key is pending (health `pending == 0`).
+    pub fn wait_no_pending(&self, timeout: Duration) -> Value {
+        self.wait_health("pending == 0", timeout, |h| h["pending"] == 0)
     }
 
     pub fn raw(&self) -> RawClient {

@@ -1,0 +1,240 @@
+//! The applier (S9, S10): one task that alone talks to the core about users and alone
+//! writes the core's config file.
+//!
+//! Every mutation first commits its desired state (the key is *pending*), then asks the
+//! applier to settle. A pass reads every pending row, applies them to the core with many
+//! calls in flight, writes the config file once for the whole burst, and marks the rows
+//! applied in one transaction. Rows that fail stay pending; the applier retries with
+//! backoff and converges by itself when the core returns. A crash anywhere leaves pending
+//! rows that the next start finishes.
+
+mod pass;
+pub mod status;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio_util::sync::CancellationToken;
+use veil_shared::api::{Event, ResyncInfo};
+
+use crate::corefile::CoreFile;
+use crate::corelink::{CoreLink, RetryPolicy};
+use crate::store::Store;
+pub use status::Status;
+
+/// The email a key has in the core: derived from its immutable id, never from its name, so
+/// renames never touch the core.
+pub fn email_for(id: i64) -> String {
+    format!("key-{id}@veil")
+}
+
+/// The key id of an email Veil gave, if it is one.
+pub fn id_from_email(email: &str) -> Option<i64> {
+    let id = email.strip_prefix("key-")?.strip_suffix("@veil")?;
+    if id.starts_with('0') || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    id.parse().ok().filter(|id| *id > 0)
+}
+
+/// Why a full resync runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResyncReason {
+    Start,
+    CoreRestart,
+    LinkRestored,
+}
+
+impl ResyncReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResyncReason::Start => "start",
+            ResyncReason::CoreRestart => "core_restart",
+            ResyncReason::LinkRestored => "link_restored",
+        }
+    }
+}
+
+enum Command {
+    Pass,
+    Resync(ResyncReason),
+}
+
+/// A cheap handle for the service layer and the watcher.
+#[derive(Clone)]
+pub struct ApplierHandle {
+    tx: mpsc::UnboundedSender<Command>,
+    requested: Arc<AtomicU64>,
+    done: watch::Receiver<u64>,
+    settle_timeout: Duration,
+}
+
+impl ApplierHandle {
+    /// Asks for a pass and waits until one that started after this call has finished (or
+    /// the timeout passes). The caller then re-reads its keys: applied, or still pending.
+    pub async fn settle(&self) {
+        let target = self.requested.fetch_add(1, Ordering::SeqCst) + 1;
+        if self.tx.send(Command::Pass).is_err() {
+            return; // stopping
+        }
+        let mut done = self.done.clone();
+        let _ = tokio::time::timeout(self.settle_timeout, done.wait_for(|d| *d >= target)).await;
+    }
+
+    /// Asks for a pass without waiting.
+    pub fn nudge(&self) {
+        let _ = self.tx.send(Command::Pass);
+    }
+
+    pub fn resync(&self, reason: ResyncReason) {
+        let _ = self.tx.send(Command::Resync(reason));
+    }
+}
+
+pub struct Applier {
+    pub store: Store,
+    pub link: CoreLink,
+    pub file: CoreFile,
+    pub inbound_tag: String,
+    /// The flow every user gets (from the managed inbound; empty on v2fly).
+    pub flow: String,
+    pub status: Arc<Status>,
+    pub events: broadcast::Sender<Event>,
+    pub retry: RetryPolicy,
+}
+
+/// Calls to the core in flight at once during a pass or a resync.
+const IN_FLIGHT: usize = 128;
+
+impl Applier {
+    /// Starts the applier task. It runs a start-up resync first, then serves requests until
+    /// `shutdown`; a pass under way when `shutdown` fires is finished first.
+    pub fn spawn(
+        self,
+        settle_timeout: Duration,
+        shutdown: CancellationToken,
+    ) -> (ApplierHandle, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let requested = Arc::new(AtomicU64::new(0));
+        let (done_tx, done) = watch::channel(0);
+        let handle = ApplierHandle {
+            tx,
+            requested: Arc::clone(&requested),
+            done,
+            settle_timeout,
+        };
+        let task = tokio::spawn(self.run(rx, requested, done_tx, shutdown));
+        (handle, task)
+    }
+
+    async fn run(
+        mut self,
+        mut rx: mpsc::UnboundedReceiver<Command>,
+        requested: Arc<AtomicU64>,
+        done: watch::Sender<u64>,
+        shutdown: CancellationToken,
+    ) {
+        let mut resync: Option<ResyncReason> = Some(ResyncReason::Start);
+        let mut failures: u32 = 0;
+        let mut file_dirty = true; // write the file once at start, so it matches the database
+        loop {
+            // Everything requested before this point is covered by the pass below.
+            let covered = requested.load(Ordering::SeqCst);
+            if let Some(reason) = resync.take()
+                && !self.resync(reason).await
+            {
+                resync = Some(reason);
+            }
+            let outcome = self.pass(&mut file_dirty).await;
+            done.send_replace(covered);
+            let retry_needed = outcome.needs_retry() || resync.is_some();
+            let wait = if retry_needed {
+                let delay = self.retry.delay_after(failures);
+                failures = failures.saturating_add(1);
+                if failures <= self.retry.tries {
+                    tracing::warn!(
+                        try_ = failures,
+                        of = self.retry.tries,
+                        ?delay,
+                        "core not in step yet; retrying"
+                    );
+                } else if failures == self.retry.tries + 1 {
+                    tracing::warn!(
+                        "core still unreachable after {} tries; retrying every {:?} until it returns",
+                        self.retry.tries,
+                        self.retry.max_delay
+                    );
+                }
+                Some(delay)
+            } else {
+                failures = 0;
+                None
+            };
+            let command = tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => break,
+                cmd = rx.recv() => match cmd {
+                    Some(cmd) => Some(cmd),
+                    None => break,
+                },
+                _ = sleep_or_forever(wait) => None,
+            };
+            // Drain whatever else queued up: one pass serves the whole burst.
+            let mut commands: Vec<Command> = command.into_iter().collect();
+            while let Ok(cmd) = rx.try_recv() {
+                commands.push(cmd);
+            }
+            for cmd in commands {
+                if let Command::Resync(reason) = cmd {
+                    resync = Some(reason);
+                    failures = 0;
+                }
+            }
+        }
+        tracing::debug!("applier stopped");
+    }
+
+    /// Re-adds every active key (S7): the core keeps API-added users in memory only.
+    /// Returns false when the core could not be reached, so the caller tries again.
+    async fn resync(&mut self, reason: ResyncReason) -> bool {
+        let started = Instant::now();
+        let rows = match self.store.read(crate::store::keys::active).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::error!(error = %e, "resync: reading active keys failed");
+                return false;
+            }
+        };
+        let results = self.add_all(&rows).await;
+        let failed = results.iter().filter(|r| r.is_err()).count();
+        if let Some(Err(e)) = results.iter().find(|r| r.is_err()) {
+            tracing::warn!(reason = reason.as_str(), failed, error = %e, "resync incomplete");
+            self.status.update(|s| s.last_error = Some(e.to_string()));
+            return false;
+        }
+        let duration = started.elapsed();
+        tracing::info!(
+            reason = reason.as_str(),
+            keys = rows.len(),
+            ?duration,
+            "resync done"
+        );
+        let info = ResyncInfo {
+            at: crate::store::now(),
+            duration_ms: duration.as_millis() as u64,
+            keys: rows.len() as u64,
+            reason: reason.as_str().into(),
+        };
+        self.status.update(|s| s.last_resync = Some(info));
+        true
+    }
+}
+
+async fn sleep_or_forever(delay: Option<Duration>) {
+    match delay {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
+}

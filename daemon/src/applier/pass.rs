@@ -1,0 +1,257 @@
+//! One applier pass: pending rows → core calls (many in flight) → one config write → one
+//! transaction marking what is now applied → `Applied` events.
+
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use veil_shared::api::{CoreStatus, Event, KeyAction, KeyEvent};
+use veil_shared::model::KeyState;
+
+use super::{Applier, IN_FLIGHT, email_for, id_from_email};
+use crate::corefile::FileClient;
+use crate::corelink::{CoreError, CoreLink, CoreUser};
+use crate::store::keys::{self, CoreRow};
+
+/// How a pass ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PassOutcome {
+    /// Nothing was pending, or everything pending is now applied.
+    Settled,
+    /// Some rows are still pending (core unreachable, a call refused, the file check failed).
+    Behind,
+}
+
+impl PassOutcome {
+    pub fn needs_retry(&self) -> bool {
+        *self == PassOutcome::Behind
+    }
+}
+
+fn user(row: &CoreRow, flow: &str) -> CoreUser {
+    CoreUser {
+        email: email_for(row.id),
+        uuid: row.uuid.to_string(),
+        level: 0,
+        flow: flow.to_owned(),
+    }
+}
+
+/// Applies one row to the core. Idempotent: "already exists" on add and "not found" on
+/// remove mean done, so a retried or resumed pass is harmless.
+async fn apply_row(link: &CoreLink, tag: &str, flow: &str, row: &CoreRow) -> Result<(), CoreError> {
+    let email = email_for(row.id);
+    match row.state {
+        KeyState::Active => {
+            let rotated = row.applied == Some(KeyState::Active)
+                && row
+                    .applied_uuid
+                    .as_deref()
+                    .is_some_and(|u| u != row.uuid.to_string());
+            if rotated {
+                // The core keys users by email: the old UUID must go before the new one comes.
+                link.remove_user(tag, &email).await?;
+            }
+            link.add_user(tag, &user(row, flow)).await?;
+        }
+        KeyState::Disabled | KeyState::Deleted => {
+            link.remove_user(tag, &email).await?;
+        }
+    }
+    Ok(())
+}
+
+impl Applier {
+    /// Applies `rows` concurrently; results in the same order.
+    async fn apply_rows(&self, rows: &[CoreRow], add_only: bool) -> Vec<Result<(), CoreError>> {
+        let slots = Arc::new(Semaphore::new(IN_FLIGHT));
+        let mut tasks = JoinSet::new();
+        for (i, row) in rows.iter().cloned().enumerate() {
+            let link = self.link.clone();
+            let tag = self.inbound_tag.clone();
+            let flow = self.flow.clone();
+            let slots = Arc::clone(&slots);
+            tasks.spawn(async move {
+                let _slot = slots.acquire_owned().await;
+                let result = if add_only {
+                    link.add_user(&tag, &user(&row, &flow)).await.map(|_| ())
+                } else {
+                    apply_row(&link, &tag, &flow, &row).await
+                };
+                (i, result)
+            });
+        }
+        let mut results: Vec<Result<(), CoreError>> = (0..rows.len())
+            .map(|_| Err(CoreError::Transport("not attempted".into())))
+            .collect();
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok((i, result)) => results[i] = result,
+                Err(e) => tracing::error!(error = %e, "a core call task failed"),
+            }
+        }
+        results
+    }
+
+    /// Adds every row (resync).
+    pub(super) async fn add_all(&self, rows: &[CoreRow]) -> Vec<Result<(), CoreError>> {
+        self.apply_rows(rows, true).await
+    }
+
+    pub(super) async fn pass(&mut self, file_dirty: &mut bool) -> PassOutcome {
+        let rows = match self.store.read(keys::pending).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::error!(error = %e, "applier: reading pending keys failed");
+                return PassOutcome::Behind;
+            }
+        };
+        if rows.is_empty() && !*file_dirty {
+            return PassOutcome::Settled;
+        }
+        let results = self.apply_rows(&rows, false).await;
+        let mut first_error = None;
+        let mut applied = Vec::with_capacity(rows.len());
+        for (row, result) in rows.iter().zip(results) {
+            match result {
+                Ok(()) => applied.push(row.clone()),
+                Err(e) => {
+                    if first_error.is_none() {
+                        tracing::warn!(key_id = row.id, error = %e, "core change failed; the key stays pending");
+                        first_error = Some(e);
+                    }
+                }
+            }
+        }
+        match &first_error {
+            Some(e) if e.is_transient() => self.status.update(|s| {
+                s.core = CoreStatus::Down;
+                s.last_error = Some(e.to_string());
+            }),
+            Some(e) => self.status.update(|s| s.last_error = Some(e.to_string())),
+            None if !rows.is_empty() => self.status.update(|s| {
+                s.core = CoreStatus::Up;
+            }),
+            None => {}
+        }
+
+        // The file follows the desired state, whether or not the core could be reached, so
+        // a core restarted from it comes back with the right users (S5).
+        let file_ok = if !rows.is_empty() || *file_dirty {
+            let ok = self.write_file().await;
+            *file_dirty = !ok;
+            ok
+        } else {
+            true
+        };
+        if !file_ok {
+            return PassOutcome::Behind;
+        }
+        self.mark(applied).await;
+        if first_error.is_some() {
+            PassOutcome::Behind
+        } else {
+            PassOutcome::Settled
+        }
+    }
+
+    /// Marks rows applied in one transaction and tells watchers.
+    async fn mark(&self, rows: Vec<CoreRow>) {
+        if rows.is_empty() {
+            return;
+        }
+        let marked = self
+            .store
+            .write(move |sp| {
+                let mut ids = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    if keys::mark_applied(sp, row)? {
+                        ids.push(row.id);
+                    }
+                }
+                keys::by_ids(sp, &ids)
+            })
+            .await;
+        match marked {
+            Ok(keys) => {
+                for key in keys {
+                    let _ = self.events.send(Event::Key(KeyEvent {
+                        action: KeyAction::Applied,
+                        key,
+                        actor: None,
+                    }));
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "marking keys applied failed; they stay pending"),
+        }
+    }
+
+    /// Writes the managed inbound's clients: every active key, then every client no key
+    /// owns, untouched. Returns whether the file now matches the database.
+    async fn write_file(&self) -> bool {
+        let db = self
+            .store
+            .read(|c| Ok((keys::active(c)?, keys::owned(c)?)))
+            .await;
+        let (active, owned) = match db {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::error!(error = %e, "reading keys for the config file failed");
+                return false;
+            }
+        };
+        let managed: Vec<FileClient> = active
+            .iter()
+            .map(|row| FileClient {
+                id: row.uuid.to_string(),
+                email: email_for(row.id),
+                level: 0,
+                flow: self.flow.clone(),
+            })
+            .collect();
+        let is_owned = |c: &FileClient| {
+            id_from_email(&c.email).is_some_and(|id| owned.ids.contains(&id))
+                || uuid::Uuid::try_parse(&c.id).is_ok_and(|u| owned.uuids.contains(&u.to_string()))
+        };
+        let result = self
+            .file
+            .write_clients_keeping_unmanaged(&managed, is_owned)
+            .await
+            .map(|(outcome, keep)| {
+                let emails: Vec<String> = keep
+                    .iter()
+                    .map(|v| {
+                        v.get("email")
+                            .and_then(|e| e.as_str())
+                            .unwrap_or("(no email)")
+                            .to_owned()
+                    })
+                    .collect();
+                (outcome, emails)
+            });
+        match result {
+            Ok((outcome, unmanaged)) => {
+                let writes = self.file.writes();
+                let written = matches!(outcome, crate::corefile::WriteOutcome::Written);
+                if written {
+                    tracing::info!(path = %self.file.path().display(), clients = managed.len(), writes, "core config written");
+                }
+                self.status.update(|s| {
+                    s.config.writes = writes;
+                    if written {
+                        s.config.last_write_at = Some(crate::store::now());
+                    }
+                    s.config.last_error = None;
+                    s.config.unmanaged_clients = unmanaged;
+                });
+                true
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "core config not written; the previous file stays");
+                self.status
+                    .update(|s| s.config.last_error = Some(e.to_string()));
+                false
+            }
+        }
+    }
+}
