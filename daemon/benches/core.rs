@@ -124,6 +124,11 @@ fn main() {
         d.wait_no_pending(CONVERGE)
     };
     let bulk_took = start.elapsed();
+    if std::env::var_os("VEIL_BENCH_LOG").is_some() {
+        for line in d.log_text().lines().filter(|l| l.contains("applier pass")) {
+            println!("  {line}");
+        }
+    }
     let bulk_writes = writes(&after) - writes(&before);
 
     println!(

@@ -1,4 +1,6 @@
-//! Socket throughput and latency of the real `veild` binary (release build):
+//! Socket throughput and latency of the real `veild` binary (release build), with a real
+//! core (Debian v2ray) behind it, so every create is answered only once it is live in the
+//! core and in the core's config file:
 //! - `key.create` throughput with 1 client and with 100 concurrent clients;
 //! - `key.get` p50/p99 with 10,000 keys in the database.
 //!
@@ -10,11 +12,32 @@
 #[allow(dead_code)]
 mod daemon;
 
+#[path = "../tests/support/core_harness.rs"]
+#[allow(dead_code)]
+mod core_harness;
+
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use daemon::{Daemon, RawClient};
+use core_harness::V2rayServer;
+use daemon::{CoreSection, Daemon, DaemonConfig, RawClient};
+
+/// veild with a freshly started real core in `dir`.
+fn start_veild(rt: &tokio::runtime::Runtime, dir: &std::path::Path) -> (V2rayServer, Daemon) {
+    let server = rt.block_on(V2rayServer::start(dir, &[]));
+    let d = Daemon::start_with(
+        dir,
+        &DaemonConfig {
+            core: Some(CoreSection::v2fly(&server.api_addr(), server.config_path())),
+            ..Default::default()
+        },
+    );
+    d.wait_health("core up", Duration::from_secs(60), |h| {
+        h["core"]["status"] == "up"
+    });
+    (server, d)
+}
 
 fn per_sec(n: usize, took: Duration) -> f64 {
     n as f64 / took.as_secs_f64()
@@ -32,14 +55,18 @@ fn main() {
         println!("socket bench: run with `cargo bench -p veild --bench socket`");
         return;
     }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let dir = tempfile::Builder::new()
         .prefix("veil-bench-")
         .tempdir()
         .unwrap();
-    let d = Daemon::start(dir.path());
+    let (_core, d) = start_veild(&rt, dir.path());
 
-    // 1 client, sequential creates (each answered after its commit).
-    let n = 2_000;
+    // 1 client, sequential creates (each answered once live in the core and the file).
+    let n = 500;
     let mut c = d.raw();
     let start = Instant::now();
     for i in 0..n {
@@ -88,7 +115,7 @@ fn main() {
         .prefix("veil-bench-")
         .tempdir()
         .unwrap();
-    let d = Daemon::start(dir.path());
+    let (_core, d) = start_veild(&rt, dir.path());
     let start = Instant::now();
     d.raw().call(
         "key.create_bulk",

@@ -227,6 +227,14 @@ impl KeyService {
                 )
                 .await
             }
+            Request::TrafficGet(_)
+            | Request::TrafficList(_)
+            | Request::TrafficSync(_)
+            | Request::TrafficReset(_)
+            | Request::TrafficHistory(_) => Err(RpcError::new(
+                ErrorCode::Internal,
+                "traffic methods are being wired in",
+            )),
         }
     }
 
@@ -303,19 +311,18 @@ impl KeyService {
             .map_err(internal)?;
         match outcome {
             Ok(done) => {
-                for key in &done.changed {
-                    tracing::info!(
+                // One line per key, but one summary for a bulk call: 10,000 log lines would
+                // cost more than the change itself (each key is in the audit detail range).
+                match done.changed.as_slice() {
+                    [key] => tracing::info!(
                         method, uid = actor.uid, pid = actor.pid, key_id = key.id,
                         uuid = %mask(&key.uuid), state = %key.state, "key changed"
-                    );
-                }
-                if done.changed.len() > 1 {
-                    tracing::info!(
-                        method,
-                        uid = actor.uid,
-                        count = done.changed.len(),
-                        "bulk change"
-                    );
+                    ),
+                    [first, .., last] => tracing::info!(
+                        method, uid = actor.uid, pid = actor.pid, count = done.changed.len(),
+                        first_id = first.id, last_id = last.id, "keys changed"
+                    ),
+                    [] => {}
                 }
                 let ids: Vec<i64> = done.changed.iter().map(|k| k.id).collect();
                 for key in done.changed {

@@ -15,6 +15,10 @@ use crate::applier::{ApplierHandle, ResyncReason, Status, email_for, id_from_ema
 use crate::corelink::CoreLink;
 use crate::store::{Store, keys};
 
+/// How far the core's computed start time may wander (whole-second uptimes, our own
+/// clock's rounding) before it counts as a restart.
+const RESTART_SLACK_SECS: i64 = 2;
+
 pub struct Watcher {
     pub link: CoreLink,
     pub status: Arc<Status>,
@@ -28,13 +32,19 @@ pub struct Watcher {
 impl Watcher {
     pub async fn run(self, shutdown: CancellationToken) {
         let mut last_uptime: Option<u32> = None;
+        // When the core started, by our clock (now − its uptime). It stays put while the
+        // core runs; a jump forward is a restart even when whole-second uptimes hide it.
+        let mut last_start: Option<i64> = None;
         let mut was_down = false;
         let mut next_drift = Instant::now() + self.drift_interval;
         loop {
             match self.link.sys_stats().await {
                 Ok(stats) => {
                     tracing::trace!(uptime = stats.uptime_secs, "core poll");
-                    let restarted = last_uptime.is_some_and(|prev| stats.uptime_secs < prev);
+                    let started_at = crate::store::now() - i64::from(stats.uptime_secs);
+                    let restarted = last_uptime.is_some_and(|prev| stats.uptime_secs < prev)
+                        || last_start.is_some_and(|prev| started_at > prev + RESTART_SLACK_SECS);
+                    last_start = Some(started_at);
                     if restarted {
                         tracing::warn!(
                             uptime = stats.uptime_secs,

@@ -622,41 +622,58 @@ fn assert_db_core_file_agree(live: &Live, what: &str) {
     }
 }
 
+/// When a round of [`kill9_veild_mid_bulk_create_converges_on_restart`] kills veild.
+#[derive(Clone, Copy, Debug)]
+enum KillAt {
+    /// Right after the request is written (most likely before the commit).
+    Sent,
+    /// This long after the bulk is seen committed (the applier is then at work: a bulk of
+    /// 1,000 takes some hundreds of milliseconds to go live).
+    Committed(Duration),
+}
+
 #[test]
 fn kill9_veild_mid_bulk_create_converges_on_restart() {
     let _serial = serial();
     let mut live = Live::start(&[], |c| c);
     live.wait_core_up();
 
-    // Round 1: kill once the bulk is committed (the applier is then at work).
-    // Round 2: kill right after the request is sent (maybe before the commit).
-    for (round, prefix) in [(1, "a"), (2, "b")] {
+    let rounds = [
+        ("a", KillAt::Committed(Duration::ZERO)),
+        ("b", KillAt::Committed(Duration::from_millis(100))),
+        ("c", KillAt::Committed(Duration::from_millis(250))),
+        ("d", KillAt::Sent),
+    ];
+    for (prefix, kill_at) in rounds {
+        let active_before = live.d.health()["database"]["keys"]["active"]
+            .as_u64()
+            .unwrap();
         let mut c = live.d.raw();
         let req = json!({"jsonrpc": "2.0", "id": 1, "method": "key.create_bulk",
                          "params": {"count": 1000, "prefix": prefix}});
         c.send_bytes(format!("{req}\n").as_bytes());
-        let active_before = if round == 1 { 0 } else { 1000 };
-        if round == 1 {
+        let mut pending_at_kill = Value::Null;
+        if let KillAt::Committed(after) = kill_at {
             live.d.wait_health("the bulk committed", CONVERGE, |h| {
                 h["database"]["keys"]["active"].as_u64() >= Some(active_before + 1000)
             });
+            // Not a readiness wait: the moment the fault is injected.
+            std::thread::sleep(after);
+            pending_at_kill = live.d.health()["pending"].clone();
         }
-        let pending_at_kill = if round == 1 {
-            live.d.health()["pending"].clone()
-        } else {
-            Value::Null
-        };
         live.d.kill9();
         drop(c);
-        eprintln!("round {round}: killed veild (pending at kill: {pending_at_kill})");
+        let what = format!("round {prefix} ({kill_at:?})");
+        eprintln!("{what}: killed veild with {pending_at_kill} pending");
 
         live.d.restart();
         let health = live.d.wait_no_pending(CONVERGE);
         let active = health["database"]["keys"]["active"].as_u64().unwrap();
+        eprintln!("{what}: {active} active keys after the restart");
         assert!(
             active == active_before || active == active_before + 1000,
-            "round {round}: a bulk is all or nothing, yet {active} keys are active"
+            "{what}: a bulk is all or nothing, yet {active} keys are active (before: {active_before})"
         );
-        assert_db_core_file_agree(&live, &format!("round {round}"));
+        assert_db_core_file_agree(&live, &what);
     }
 }

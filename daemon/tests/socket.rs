@@ -491,6 +491,9 @@ fn the_typed_client_round_trips() {
             .call(KeyCreate {
                 name: "typed".into(),
                 note: Some("n".into()),
+                data_limit: None,
+                expires_at: None,
+                reset: None,
             })
             .await
             .unwrap();

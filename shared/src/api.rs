@@ -9,6 +9,11 @@ use serde_json::Value;
 
 use crate::model::{Key, KeyRef, KeyState};
 use crate::rpc::{ErrorCode, RpcError};
+pub use crate::traffic::{
+    CycleReport, KeyTraffic, KeyTrafficDetail, ResetSchedule, TrafficEvent, TrafficGet,
+    TrafficHistory, TrafficHistoryPage, TrafficList, TrafficPage, TrafficResetParams,
+    TrafficSync,
+};
 
 /// A method: its wire name and the type its result decodes to.
 pub trait Method: Serialize + DeserializeOwned + Into<Request> {
@@ -102,10 +107,24 @@ methods! {
     KeyDelete(KeyDelete) = "key.delete" -> Key;
     /// Gives the key a new UUID: the old one stops working; name, limits and traffic stay.
     KeyRotate(KeyRotate) = "key.rotate" -> Key;
+    /// The key's `vless://` share link (S2).
+    KeyLink(KeyLink) = "key.link" -> KeyLinkResult;
+    /// A complete client config (JSON) for Xray-based clients (S2).
+    KeyConfig(KeyConfig) = "key.config" -> KeyConfigResult;
+    /// Inspects the setup (core config, database, socket) and reports each problem with its fix.
+    Doctor(DoctorParams) = "doctor" -> DoctorReport;
     Health(HealthParams) = "health" -> Health;
     /// Subscribe this connection to events; the answer comes first, then notifications.
     Watch(WatchParams) = "watch" -> WatchResult;
     AuditList(AuditList) = "audit.list" -> AuditPage;
+    /// One key's traffic totals, live rates, online users and recent resets.
+    TrafficGet(TrafficGet) = "traffic.get" -> KeyTrafficDetail;
+    TrafficList(TrafficList) = "traffic.list" -> TrafficPage;
+    /// Runs a poller cycle now (the same code path as the background poller).
+    TrafficSync(TrafficSync) = "traffic.sync" -> CycleReport;
+    /// Sets a key's totals back to zero, logging the usage cleared.
+    TrafficReset(TrafficResetParams) = "traffic.reset" -> KeyTraffic;
+    TrafficHistory(TrafficHistory) = "traffic.history" -> TrafficHistoryPage;
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -131,6 +150,16 @@ pub struct KeyCreate {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Bytes (uplink + downlink since the last reset) after which the key is disabled;
+    /// absent or null: unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_limit: Option<u64>,
+    /// Unix seconds after which the key is disabled; absent or null: never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+    /// When its traffic totals go back to zero; absent: `none`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset: Option<ResetSchedule>,
 }
 
 /// The most keys one bulk call may create.
@@ -178,7 +207,9 @@ pub struct KeyGet {
     pub key: KeyRef,
 }
 
-/// Changes what is given; absent members stay. An empty note clears it.
+/// Changes what is given; absent members stay. An empty note clears it; `data_limit` or
+/// `expires_at` given as null clears it (unlimited, never expires). Raising the limit,
+/// extending the expiry or clearing either enables a key that was disabled for that reason.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyUpdate {
@@ -187,6 +218,20 @@ pub struct KeyUpdate {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::traffic::double_option"
+    )]
+    pub data_limit: Option<Option<u64>>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::traffic::double_option"
+    )]
+    pub expires_at: Option<Option<i64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset: Option<ResetSchedule>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -212,6 +257,44 @@ pub struct KeyDelete {
 pub struct KeyRotate {
     pub key: KeyRef,
 }
+
+/// A key's share link. Deleted keys have none (`conflict`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyLink {
+    pub key: KeyRef,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KeyLinkResult {
+    /// `vless://UUID@HOST:PORT?…#NAME`, every value and the name percent-encoded.
+    pub link: String,
+}
+
+/// A key's client config. Its local SOCKS5 and HTTP proxies listen on 127.0.0.1.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyConfig {
+    pub key: KeyRef,
+    /// The local SOCKS5 port; default 10808.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub socks_port: Option<u16>,
+    /// The local HTTP proxy port; default 10809.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_port: Option<u16>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KeyConfigResult {
+    /// The whole client config, ready to save as `config.json`.
+    pub config: Value,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DoctorParams {}
+
+pub use crate::doctor::{DoctorReport, Finding, Severity};
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -389,16 +472,20 @@ pub struct LaggedEvent {
 pub enum Event {
     Key(KeyEvent),
     Lagged(LaggedEvent),
+    /// Rates and totals of the keys that moved in a poller cycle.
+    Traffic(TrafficEvent),
 }
 
 impl Event {
     pub const KEY: &'static str = "event.key";
     pub const LAGGED: &'static str = "event.lagged";
+    pub const TRAFFIC: &'static str = "event.traffic";
 
     pub fn method(&self) -> &'static str {
         match self {
             Event::Key(_) => Self::KEY,
             Event::Lagged(_) => Self::LAGGED,
+            Event::Traffic(_) => Self::TRAFFIC,
         }
     }
 
@@ -406,6 +493,7 @@ impl Event {
         match self {
             Event::Key(e) => serde_json::to_value(e),
             Event::Lagged(e) => serde_json::to_value(e),
+            Event::Traffic(e) => serde_json::to_value(e),
         }
     }
 
@@ -414,6 +502,7 @@ impl Event {
         Ok(match method {
             Self::KEY => Some(Event::Key(serde_json::from_value(params)?)),
             Self::LAGGED => Some(Event::Lagged(serde_json::from_value(params)?)),
+            Self::TRAFFIC => Some(Event::Traffic(serde_json::from_value(params)?)),
             _ => None,
         })
     }

@@ -6,12 +6,22 @@
 //! - [`validate`]: input rules for names, ids and UUIDs (S14).
 //! - [`framing`]: newline-delimited framing with a line cap.
 //! - [`client`]: an async client for the socket, used by the CLI, the dashboard and tests.
+//! - [`traffic`]: per-key traffic, history, resets and online users on the wire.
+//! - [`reality`]: REALITY keys (X25519) and the endpoint clients dial, read from the core config.
+//! - [`link`]: `vless://` share links; [`clientconfig`]: client configs; [`qr`]: QR codes.
+//! - [`doctor`]: the doctor's report and the checks of a core config.
 
 pub mod api;
 pub mod client;
+pub mod clientconfig;
+pub mod doctor;
 pub mod framing;
+pub mod link;
+pub mod qr;
+pub mod reality;
 pub mod model;
 pub mod rpc;
+pub mod traffic;
 pub mod validate;
 
 /// The socket protocol version. Bumped on any incompatible change; `hello` returns it and

@@ -14,6 +14,10 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 use veil_shared::api::*;
 use veil_shared::model::{DisableReason, Key, KeyRef, KeyState};
+use veil_shared::traffic::{
+    Online, OnlineIp, PollerInfo, Resolution, TrafficBucket, TrafficReset, TrafficSort,
+    TrafficTick,
+};
 use veil_shared::rpc::{
     ErrorCode, INVALID_REQUEST, JSONRPC, NotificationEnvelope, PARSE_ERROR, RequestEnvelope,
     ResponseEnvelope, RpcError, ServerMessage,
@@ -85,11 +89,17 @@ fn sample_requests() -> Vec<Request> {
         KeyCreate {
             name: "alice".into(),
             note: None,
+            data_limit: None,
+            expires_at: None,
+            reset: None,
         }
         .into(),
         KeyCreate {
             name: "👨‍👩‍👧 family".into(),
             note: Some("multi\nline".into()),
+            data_limit: Some(u64::MAX),
+            expires_at: Some(i64::MIN),
+            reset: Some(ResetSchedule::Monthly(31)),
         }
         .into(),
         KeyCreateBulk {
@@ -109,24 +119,72 @@ fn sample_requests() -> Vec<Request> {
             key: KeyRef::Id(1),
             name: None,
             note: None,
+            data_limit: None,
+            expires_at: None,
+            reset: None,
         }
         .into(),
         KeyUpdate {
             key: KeyRef::Name("bob".into()),
             name: Some("robert".into()),
             note: Some(String::new()),
+            data_limit: Some(Some(1 << 20)),
+            expires_at: Some(Some(1_800_000_000)),
+            reset: Some(ResetSchedule::Weekly(7)),
+        }
+        .into(),
+        // null clears: unlimited, never expires.
+        KeyUpdate {
+            key: KeyRef::Id(2),
+            name: None,
+            note: None,
+            data_limit: Some(None),
+            expires_at: Some(None),
+            reset: Some(ResetSchedule::None),
         }
         .into(),
         HealthParams {}.into(),
         WatchParams {}.into(),
         AuditList::default().into(),
+        TrafficList::default().into(),
+        TrafficList {
+            state: Some(KeyState::Disabled),
+            search: Some("ph".into()),
+            sort: Some(TrafficSort::Rate),
+            offset: Some(5),
+            limit: Some(10),
+        }
+        .into(),
+        TrafficSync {}.into(),
     ];
+    for resolution in [Resolution::Minute, Resolution::Hour, Resolution::Day] {
+        out.push(
+            TrafficHistory {
+                key: KeyRef::Id(3),
+                resolution: Some(resolution),
+                since: Some(0),
+                until: Some(i64::MAX),
+            }
+            .into(),
+        );
+    }
     for key in key_refs() {
         out.push(KeyGet { key: key.clone() }.into());
         out.push(KeyDisable { key: key.clone() }.into());
         out.push(KeyEnable { key: key.clone() }.into());
         out.push(KeyDelete { key: key.clone() }.into());
         out.push(KeyRotate { key: key.clone() }.into());
+        out.push(TrafficGet { key: key.clone() }.into());
+        out.push(TrafficResetParams { key: key.clone() }.into());
+        out.push(
+            TrafficHistory {
+                key: key.clone(),
+                resolution: None,
+                since: None,
+                until: None,
+            }
+            .into(),
+        );
         out.push(
             AuditList {
                 key: Some(key),
@@ -153,7 +211,12 @@ fn method_is_sampled(request: &Request) {
         | Request::KeyRotate(_)
         | Request::Health(_)
         | Request::Watch(_)
-        | Request::AuditList(_) => {}
+        | Request::AuditList(_)
+        | Request::TrafficGet(_)
+        | Request::TrafficList(_)
+        | Request::TrafficSync(_)
+        | Request::TrafficReset(_)
+        | Request::TrafficHistory(_) => {}
     }
 }
 
@@ -377,14 +440,16 @@ fn method_names_match_the_method_trait() {
 
 #[test]
 fn missing_params_read_as_an_empty_object() {
-    let optional_only: [(&str, Request); 5] = [
+    let optional_only: [(&str, Request); 7] = [
         ("hello", HelloParams::default().into()),
         ("key.list", KeyList::default().into()),
         ("health", HealthParams {}.into()),
         ("watch", WatchParams {}.into()),
         ("audit.list", AuditList::default().into()),
+        ("traffic.list", TrafficList::default().into()),
+        ("traffic.sync", TrafficSync {}.into()),
     ];
-    for (method, empty) in optional_only {
+    for (method, empty) in optional_only.iter().cloned() {
         assert_eq!(Request::parse(method, None).unwrap(), empty, "{method}");
         assert_eq!(Request::parse(method, Some(Value::Null)).unwrap(), empty);
         assert_eq!(Request::parse(method, Some(json!({}))).unwrap(), empty);
@@ -393,7 +458,7 @@ fn missing_params_read_as_an_empty_object() {
     }
     // Methods with a required member refuse missing params rather than guessing.
     for method in Request::METHODS {
-        if ["hello", "key.list", "health", "watch", "audit.list"].contains(method) {
+        if optional_only.iter().any(|(name, _)| name == method) {
             continue;
         }
         let err = Request::parse(method, None).unwrap_err();

@@ -98,6 +98,9 @@ async fn key(session: &mut Session<'_>, cmd: KeyCommand) -> Result<Reply, Failur
                 key,
                 name: Some(name),
                 note: None,
+                data_limit: None,
+                expires_at: None,
+                reset: None,
             };
             let (raw, key) = session.call(params).await?;
             (raw, key, Change::Renamed)
@@ -107,6 +110,9 @@ async fn key(session: &mut Session<'_>, cmd: KeyCommand) -> Result<Reply, Failur
                 key,
                 name: None,
                 note: Some(text),
+                data_limit: None,
+                expires_at: None,
+                reset: None,
             };
             let (raw, key) = session.call(params).await?;
             // Judge by what the daemon stored: it trims, so "  " clears too.
@@ -144,6 +150,9 @@ async fn add(session: &mut Session<'_>, args: AddArgs) -> Result<Reply, Failure>
             let params = KeyCreate {
                 name,
                 note: args.note,
+                data_limit: None,
+                expires_at: None,
+                reset: None,
             };
             let (raw, key) = session.call(params).await?;
             let human = output::changed(Change::Created, &key);

@@ -11,6 +11,7 @@ mod failure;
 mod humanize;
 mod output;
 mod table;
+mod traffic;
 
 use std::io::{self, Write};
 use std::path::Path;

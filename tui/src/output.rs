@@ -322,6 +322,7 @@ pub fn event(event: &Event, clock: &str) -> String {
             "{clock}  lagged    missed {}; run 'veil key list' to re-read\n",
             plural(e.missed, "event", "events")
         ),
+        Event::Traffic(e) => format!("{clock}  {}\n", crate::traffic::event_line(e)),
     }
 }
 

@@ -109,7 +109,15 @@ impl Applier {
         if rows.is_empty() && !*file_dirty {
             return PassOutcome::Settled;
         }
-        let results = self.apply_rows(&rows, false).await;
+        // The file follows the desired state whether or not the core can be reached, so a
+        // core restarted from it comes back with the right users (S5); it is written while
+        // the core calls are in flight.
+        let started = std::time::Instant::now();
+        let write_file = !rows.is_empty() || *file_dirty;
+        let (results, file_ok) = tokio::join!(self.apply_rows(&rows, false), async {
+            if write_file { self.write_file().await } else { true }
+        });
+        *file_dirty = !file_ok;
         let mut first_error = None;
         let mut applied = Vec::with_capacity(rows.len());
         for (row, result) in rows.iter().zip(results) {
@@ -135,19 +143,13 @@ impl Applier {
             None => {}
         }
 
-        // The file follows the desired state, whether or not the core could be reached, so
-        // a core restarted from it comes back with the right users (S5).
-        let file_ok = if !rows.is_empty() || *file_dirty {
-            let ok = self.write_file().await;
-            *file_dirty = !ok;
-            ok
-        } else {
-            true
-        };
         if !file_ok {
             return PassOutcome::Behind;
         }
+        let applied_n = applied.len();
+        let core_and_file = started.elapsed();
         self.mark(applied).await;
+        tracing::debug!(rows = rows.len(), applied = applied_n, ?core_and_file, total = ?started.elapsed(), "applier pass");
         if first_error.is_some() {
             PassOutcome::Behind
         } else {

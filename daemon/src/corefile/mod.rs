@@ -58,6 +58,22 @@ pub const DEFAULT_KEEP_BACKUPS: usize = 10;
 /// How long the test command may run.
 pub const DEFAULT_TEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Parses a config file's bytes as the cores do (comments and a byte-order mark allowed)
+/// into a JSON value; `path` only names the file in errors.
+pub fn parse_json(path: &Path, bytes: &[u8]) -> Result<Value, CoreFileError> {
+    Ok(document::parse(path, bytes)?.root)
+}
+
+/// Runs `test_command` ([`CONFIG_PLACEHOLDER`] replaced by `path`) on the file at `path`
+/// itself, with a deadline. An empty command passes.
+pub async fn test_file(
+    path: &Path,
+    test_command: &[String],
+    timeout: Duration,
+) -> Result<(), CoreFileError> {
+    check::run_test(path, test_command, path, timeout).await
+}
+
 /// What [`CoreFile::write_clients`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteOutcome {

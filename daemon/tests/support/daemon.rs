@@ -279,7 +279,7 @@ impl Daemon {
             .arg("--config")
             .arg(&self.config)
             .env("NOTIFY_SOCKET", &notify_path)
-            .env("RUST_LOG", "veild=trace,info")
+            .env("RUST_LOG", "veild=debug,info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
