@@ -1,7 +1,7 @@
 //! `veild.toml` (S25): typed, strict (unknown keys are errors), defaults in one place, and
 //! checked at start with messages that name the key and the bad value.
 
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -22,6 +22,9 @@ pub struct Config {
     pub socket_group: String,
     pub core: CoreConfig,
     pub public: PublicConfig,
+    /// The traffic poller and history retention; every value has a default.
+    #[serde(default)]
+    pub traffic: crate::traffic::TrafficConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -246,6 +249,9 @@ impl Config {
         if c.backups > 1000 {
             return Err(bad("core.backups", &c.backups, "must be from 0 to 1000"));
         }
+        if let Err((key, value, problem)) = self.traffic.check() {
+            return Err(bad(key, &value, &problem));
+        }
         Ok(())
     }
 }
@@ -297,27 +303,8 @@ fn check_test_command(cmd: &[String]) -> Result<(), &'static str> {
 
 /// A DNS name (letters, digits, hyphens, dots; IDN in punycode) or an IP address.
 fn check_host(host: &str) -> Result<(), &'static str> {
-    if host.parse::<IpAddr>().is_ok() {
-        return Ok(());
-    }
-    if host.is_empty() || host.len() > 253 {
-        return Err("must be a DNS name or an IP address");
-    }
-    if host.contains("://") || host.contains(':') || host.contains('/') {
-        return Err("must be a bare host: no scheme, port or path");
-    }
-    let label_ok = |l: &str| {
-        !l.is_empty()
-            && l.len() <= 63
-            && !l.starts_with('-')
-            && !l.ends_with('-')
-            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    };
-    if host.trim_end_matches('.').split('.').all(label_ok) {
-        Ok(())
-    } else {
-        Err("must be a DNS name (letters, digits, hyphens; IDN in punycode xn--…) or an IP address")
-    }
+    // The same rule `veil init` applies: the host goes into every share link.
+    veil_shared::link::check_host(host)
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ use crate::corefile::CoreFile;
 use crate::corelink::{CoreLink, Flavor, LinkOptions};
 use crate::service::{EVENT_BUFFER, KeyService};
 use crate::store::Store;
+use crate::traffic::{Traffic, TrafficParts};
 use crate::watcher::Watcher;
 use crate::{adopt, ipc};
 
@@ -43,7 +44,9 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
         core.events,
         core.applier,
         core.status,
+        core.traffic,
     ));
+    let traffic_task = core.traffic_task;
     let bound = match ipc::listener::bind(&config.socket, access.gid) {
         Ok(bound) => bound,
         Err(e) => {
@@ -97,6 +100,13 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
             "the applier did not finish its pass in time; pending rows resume at next start"
         );
     }
+    // A traffic cycle under way commits or not as a whole; either is exact.
+    if tokio::time::timeout(DRAIN_TIMEOUT, traffic_task)
+        .await
+        .is_err()
+    {
+        tracing::warn!("the traffic poller did not finish its cycle in time");
+    }
     bound.close();
     drop(service);
     close_store(store).await;
@@ -110,6 +120,9 @@ struct CoreParts {
     applier: crate::applier::ApplierHandle,
     applier_task: tokio::task::JoinHandle<()>,
     status: Arc<Status>,
+    traffic: Traffic,
+    /// The poller; it finishes the cycle it is in when told to stop.
+    traffic_task: tokio::task::JoinHandle<()>,
 }
 
 /// Reads the core's config file (refusing to start without a managed inbound), adopts its
@@ -164,6 +177,17 @@ async fn start_core(
     // A reply waits this long for the applier before it says "pending".
     let settle_timeout = call_timeout * 2 + Duration::from_secs(30);
     let (handle, applier_task) = applier.spawn(settle_timeout, shutdown.clone());
+    let (traffic, traffic_task) = Traffic::start(
+        TrafficParts {
+            store: store.clone(),
+            link: link.clone(),
+            events: events.clone(),
+            applier: handle.clone(),
+            config: config.traffic.clone(),
+            core_config: core.config.clone(),
+        },
+        shutdown.clone(),
+    );
     let watcher = Watcher {
         link,
         status: Arc::clone(&status),
@@ -179,6 +203,8 @@ async fn start_core(
         applier: handle,
         applier_task,
         status,
+        traffic,
+        traffic_task,
     })
 }
 

@@ -11,6 +11,9 @@
 //! - [`watcher`]: core health, restart detection and resync, drift audit.
 //! - [`adopt`]: first-start adoption of clients already in the core config.
 //! - [`daemon`]: start-up and shutdown, in order.
+//! - [`traffic`]: the stats poller, exact per-key accounting, history, limits and expiry.
+//! - [`share`]: each key's share link and client config (`key.link`, `key.config`).
+//! - [`doctor`]: the setup checks behind `doctor` and `veild --doctor`.
 
 pub mod adopt;
 pub mod applier;
@@ -18,7 +21,10 @@ pub mod config;
 pub mod corefile;
 pub mod corelink;
 pub mod daemon;
+pub mod doctor;
 pub mod ipc;
 pub mod service;
+pub mod share;
 pub mod store;
+pub mod traffic;
 pub mod watcher;

@@ -31,6 +31,14 @@ struct Args {
     /// Check the config file and exit.
     #[arg(long)]
     check: bool,
+    /// Inspect the setup (core config, database, socket) without starting, print each
+    /// problem with its fix, and exit non-zero if anything is wrong. Works while veild is
+    /// stopped; `veil doctor` asks a running veild instead.
+    #[arg(long, conflicts_with = "check")]
+    doctor: bool,
+    /// With --doctor: print the report as JSON.
+    #[arg(long, requires = "doctor")]
+    json: bool,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -79,6 +87,31 @@ fn main() -> ExitCode {
                 println!("{}: OK", args.config.display());
                 println!("core test command: {}", cfg.test_command().join(" "));
                 ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("veild: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if args.doctor {
+        let report = runtime.block_on(veild::doctor::run_offline(&args.config));
+        let text = if args.json {
+            serde_json::to_string_pretty(&report).map(|mut t| {
+                t.push('\n');
+                t
+            })
+        } else {
+            Ok(report.render_text())
+        };
+        return match text {
+            Ok(text) => {
+                print!("{text}");
+                if report.ok() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                }
             }
             Err(e) => {
                 eprintln!("veild: {e}");

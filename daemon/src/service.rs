@@ -32,6 +32,7 @@ pub struct KeyService {
     applier: ApplierHandle,
     status: Arc<Status>,
     started: Instant,
+    traffic: crate::traffic::Traffic,
 }
 
 fn internal(e: StoreError) -> RpcError {
@@ -77,6 +78,7 @@ impl KeyService {
         events: broadcast::Sender<Event>,
         applier: ApplierHandle,
         status: Arc<Status>,
+        traffic: crate::traffic::Traffic,
     ) -> Self {
         Self {
             store,
@@ -85,6 +87,7 @@ impl KeyService {
             applier,
             status,
             started: Instant::now(),
+            traffic,
         }
     }
 
@@ -99,6 +102,15 @@ impl KeyService {
             Request::Hello(p) => to_value(hello(p)?),
             Request::Watch(_) => to_value(veil_shared::api::WatchResult { subscribed: true }),
             Request::Health(_) => to_value(self.health().await),
+            Request::KeyLink(p) => {
+                to_value(crate::share::key_link(&self.store, &self.config, p).await?)
+            }
+            Request::KeyConfig(p) => {
+                to_value(crate::share::key_config(&self.store, &self.config, p).await?)
+            }
+            Request::Doctor(_) => to_value(
+                crate::doctor::run(&self.config, crate::doctor::Db::Live(&self.store)).await,
+            ),
             Request::KeyGet(p) => {
                 let key = p.key;
                 to_value(
@@ -111,13 +123,28 @@ impl KeyService {
             Request::KeyList(p) => to_value(self.list(p).await?),
             Request::AuditList(p) => to_value(self.audit(p).await?),
             Request::KeyCreate(p) => {
+                let settings = crate::traffic::settings::KeySettings::for_create(
+                    p.data_limit,
+                    p.expires_at,
+                    p.reset,
+                );
                 let made = self
                     .mutate(
                         actor,
                         "key.create",
                         Some(p.name.clone()),
                         KeyAction::Created,
-                        move |c| Ok(Done::one(keys::create(c, &p.name, p.note.as_deref())?)),
+                        move |c| {
+                            let key = keys::create(c, &p.name, p.note.as_deref())?;
+                            if settings.is_empty() {
+                                return Ok(Done::one(key));
+                            }
+                            let applied = crate::traffic::settings::apply(c, key.id, &settings)?;
+                            Ok(Done {
+                                changed: vec![keys::get(c, &KeyRef::Id(key.id))?],
+                                detail: Some(applied.describe().join(", ")),
+                            })
+                        },
                     )
                     .await?;
                 one(made)
@@ -170,6 +197,17 @@ impl KeyService {
                             if let Some(note) = &p.note {
                                 key = keys::set_note(c, &KeyRef::Id(key.id), note)?;
                                 what.push("note");
+                            }
+                            let settings = crate::traffic::settings::KeySettings {
+                                data_limit: p.data_limit,
+                                expires_at: p.expires_at,
+                                reset: p.reset,
+                            };
+                            let applied = crate::traffic::settings::apply(c, key.id, &settings)?;
+                            let described = applied.describe();
+                            what.extend(described.iter().map(String::as_str));
+                            if !settings.is_empty() {
+                                key = keys::get(c, &KeyRef::Id(key.id))?;
                             }
                             let detail = Some(if what.is_empty() {
                                 "nothing to change".into()
@@ -227,14 +265,11 @@ impl KeyService {
                 )
                 .await
             }
-            Request::TrafficGet(_)
-            | Request::TrafficList(_)
-            | Request::TrafficSync(_)
-            | Request::TrafficReset(_)
-            | Request::TrafficHistory(_) => Err(RpcError::new(
-                ErrorCode::Internal,
-                "traffic methods are being wired in",
-            )),
+            Request::TrafficGet(p) => to_value(self.traffic.get(p).await?),
+            Request::TrafficList(p) => to_value(self.traffic.list(p).await?),
+            Request::TrafficSync(_) => to_value(self.traffic.sync().await?),
+            Request::TrafficReset(p) => to_value(self.traffic.reset(actor, p).await?),
+            Request::TrafficHistory(p) => to_value(self.traffic.history(p).await?),
         }
     }
 
@@ -319,8 +354,13 @@ impl KeyService {
                         uuid = %mask(&key.uuid), state = %key.state, "key changed"
                     ),
                     [first, .., last] => tracing::info!(
-                        method, uid = actor.uid, pid = actor.pid, count = done.changed.len(),
-                        first_id = first.id, last_id = last.id, "keys changed"
+                        method,
+                        uid = actor.uid,
+                        pid = actor.pid,
+                        count = done.changed.len(),
+                        first_id = first.id,
+                        last_id = last.id,
+                        "keys changed"
                     ),
                     [] => {}
                 }

@@ -59,7 +59,11 @@ async fn live_key(store: &Store, key: KeyRef) -> Result<Key, RpcError> {
         })
 }
 
-pub async fn key_link(store: &Store, config: &Config, p: KeyLink) -> Result<KeyLinkResult, RpcError> {
+pub async fn key_link(
+    store: &Store,
+    config: &Config,
+    p: KeyLink,
+) -> Result<KeyLinkResult, RpcError> {
     let key = live_key(store, p.key).await?;
     let endpoint = endpoint(config).await?;
     Ok(KeyLinkResult {

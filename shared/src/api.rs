@@ -11,8 +11,7 @@ use crate::model::{Key, KeyRef, KeyState};
 use crate::rpc::{ErrorCode, RpcError};
 pub use crate::traffic::{
     CycleReport, KeyTraffic, KeyTrafficDetail, ResetSchedule, TrafficEvent, TrafficGet,
-    TrafficHistory, TrafficHistoryPage, TrafficList, TrafficPage, TrafficResetParams,
-    TrafficSync,
+    TrafficHistory, TrafficHistoryPage, TrafficList, TrafficPage, TrafficResetParams, TrafficSync,
 };
 
 /// A method: its wire name and the type its result decodes to.

@@ -143,7 +143,10 @@ mod tests {
         assert_eq!(user["encryption"], "none");
         assert_eq!(user["flow"], "xtls-rprx-vision");
         let s = &out["streamSettings"];
-        assert_eq!((s["network"].as_str(), s["security"].as_str()), (Some("tcp"), Some("reality")));
+        assert_eq!(
+            (s["network"].as_str(), s["security"].as_str()),
+            (Some("tcp"), Some("reality"))
+        );
         let r = &s["realitySettings"];
         assert_eq!(r["serverName"], "www.example.com");
         assert_eq!(r["fingerprint"], "chrome");
@@ -157,7 +160,10 @@ mod tests {
         assert_eq!(c["inbounds"][0]["port"], DEFAULT_SOCKS_PORT);
         assert_eq!(c["inbounds"][1]["port"], DEFAULT_HTTP_PORT);
         let text = c.to_string();
-        assert!(!text.contains("geoip") && !text.contains("geosite"), "{text}");
+        assert!(
+            !text.contains("geoip") && !text.contains("geosite"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -175,7 +181,11 @@ mod tests {
             LocalPorts { socks: 1, http: 2 },
         );
         let out = &c["outbounds"][0];
-        assert!(out["settings"]["vnext"][0]["users"][0].get("flow").is_none());
+        assert!(
+            out["settings"]["vnext"][0]["users"][0]
+                .get("flow")
+                .is_none()
+        );
         assert_eq!(out["streamSettings"]["security"], "none");
         assert!(out["streamSettings"].get("realitySettings").is_none());
         assert_eq!(c["inbounds"][0]["port"], 1);

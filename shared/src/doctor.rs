@@ -114,17 +114,16 @@ impl DoctorReport {
                 f.fix
             ));
         }
-        let plural = |n: usize, one: &str, many: &str| {
-            format!("{n} {}", if n == 1 { one } else { many })
-        };
+        let plural =
+            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
         let ran = plural(self.checked.len(), "check", "checks");
         let (errors, warnings) = (self.count(Severity::Error), self.count(Severity::Warning));
+        if !self.findings.is_empty() {
+            out.push('\n');
+        }
         if errors + warnings == 0 {
             out.push_str(&format!("No problems found ({ran} ran).\n"));
         } else {
-            if !self.findings.is_empty() {
-                out.push('\n');
-            }
             out.push_str(&format!(
                 "{} and {} ({ran} ran).\n",
                 plural(errors, "error", "errors"),
@@ -179,7 +178,13 @@ pub mod checks {
     ];
 }
 
-use checks::*;
+// Named one by one: a glob import would be silently shadowed by a module item of the same
+// name.
+use checks::{
+    API, API_ADDRESS, API_LOOPBACK, API_SERVICES, FLOW, LINK_SUPPORT, MANAGED_INBOUND,
+    MIN_CLIENT_VER, PHONE_POLICY, PRIVATE_DESTINATIONS, PRIVATE_KEY, REALITY_ON_V2FLY,
+    SERVER_NAMES, SHORT_IDS, STATS, TARGET, USER_ONLINE, USER_STATS,
+};
 
 /// Which core reads the config.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -208,7 +213,7 @@ pub const PHONE_POLICY_VALUES: &[(&str, u64)] = &[
 ];
 
 /// The `minClientVer` Veil writes: old enough for sing-box based clients (1.8.1).
-pub const MIN_CLIENT_VER: &str = "1.8.0";
+pub const MIN_CLIENT_VERSION: &str = "1.8.0";
 
 /// Runs every config check on the core's config `root`.
 pub fn check_core_config(root: &Value, facts: &CoreFacts<'_>) -> Vec<Finding> {
@@ -311,7 +316,9 @@ fn managed_inbound<'a>(
             if str_at(&one["settings"], "decryption") != Some("none") {
                 out.push(Finding::error(
                     MANAGED_INBOUND,
-                    format!("the inbound \"{tag}\" has no \"decryption\": \"none\" in its settings"),
+                    format!(
+                        "the inbound \"{tag}\" has no \"decryption\": \"none\" in its settings"
+                    ),
                     "add \"decryption\": \"none\" to its \"settings\"; both cores refuse a VLESS \
                      inbound without it",
                 ));
@@ -763,7 +770,11 @@ fn check_flow(inbound: &Value, facts: &CoreFacts<'_>, out: &mut Vec<Finding>) {
                     "the flow \"{VISION}\" needs raw TCP with REALITY or TLS, but \"{tag}\" has \
                      network \"{}\" and security \"{}\"",
                     if network.is_empty() { "tcp" } else { &network },
-                    if security.is_empty() { "none" } else { &security },
+                    if security.is_empty() {
+                        "none"
+                    } else {
+                        &security
+                    },
                 ),
                 "use \"network\": \"raw\" with \"security\": \"reality\", or drop the flow",
             ));
@@ -835,20 +846,14 @@ fn check_reality(inbound: &Value, facts: &CoreFacts<'_>, out: &mut Vec<Finding>)
             "set \"serverNames\": [\"www.example.com\"], the name(s) of the target site",
         ));
     }
-    let fresh = || {
-        let pair = reality::generate_keypair();
-        format!(
-            "generate a keypair (`xray x25519`, or `veil init` on a scratch path) and set \
-             \"privateKey\" to its private half, e.g. {}",
-            pair.private_key
-        )
-    };
     match reality::decode_key(str_at(rs, "privateKey").unwrap_or_default()) {
         Ok(_) => {}
         Err(e) => out.push(Finding::error(
             PRIVATE_KEY,
             format!("realitySettings.privateKey {e}"),
-            fresh(),
+            "generate a keypair (`xray x25519`) and set \"privateKey\" to its private half; \
+             every key's link then carries the new public key, so hand out links again \
+             (`veil key qr KEY`)",
         )),
     }
     match rs.get("shortIds").and_then(Value::as_array) {
@@ -878,12 +883,12 @@ fn check_reality(inbound: &Value, facts: &CoreFacts<'_>, out: &mut Vec<Finding>)
             MIN_CLIENT_VER,
             "realitySettings.minClientVer is empty: since Xray 26.7.11 that means 26.3.27, which \
              silently refuses every sing-box based client (Hiddify, NekoBox) and older Xray clients",
-            format!("set \"minClientVer\": \"{MIN_CLIENT_VER}\""),
+            format!("set \"minClientVer\": \"{MIN_CLIENT_VERSION}\""),
         )),
         v if !valid_version(v) => out.push(Finding::error(
             MIN_CLIENT_VER,
             format!("realitySettings.minClientVer \"{v}\" is not x.y.z (each 0–255)"),
-            format!("set \"minClientVer\": \"{MIN_CLIENT_VER}\""),
+            format!("set \"minClientVer\": \"{MIN_CLIENT_VERSION}\""),
         )),
         _ => {}
     }
@@ -920,7 +925,13 @@ mod tests {
 
     #[test]
     fn loopback_coverage() {
-        for yes in ["127.0.0.0/8", "127.0.0.1", "127.0.0.1/32", "0.0.0.0/0", "geoip:private"] {
+        for yes in [
+            "127.0.0.0/8",
+            "127.0.0.1",
+            "127.0.0.1/32",
+            "0.0.0.0/0",
+            "geoip:private",
+        ] {
             assert!(covers_loopback(yes), "{yes}");
         }
         for no in ["10.0.0.0/8", "::1/128", "127.0.0.2/32", "x", "127.0.0.0/33"] {
@@ -932,7 +943,10 @@ mod tests {
     fn flow_majority_and_ties() {
         let inbound = |clients: Value| json!({"settings": {"clients": clients}});
         let c = |f: &str| json!({"id": "u", "flow": f});
-        assert_eq!(inbound_flow(&inbound(json!([c(""), c(VISION), c(VISION)]))), VISION);
+        assert_eq!(
+            inbound_flow(&inbound(json!([c(""), c(VISION), c(VISION)]))),
+            VISION
+        );
         assert_eq!(inbound_flow(&inbound(json!([c(VISION), c("")]))), VISION);
         assert_eq!(inbound_flow(&inbound(json!([c(""), c(VISION)]))), "");
         assert_eq!(inbound_flow(&inbound(json!([]))), "");
@@ -942,7 +956,13 @@ mod tests {
 
     #[test]
     fn targets_and_versions() {
-        for ok in ["www.example.com:443", "443", "/run/x.sock", "@abstract", "[::1]:8443"] {
+        for ok in [
+            "www.example.com:443",
+            "443",
+            "/run/x.sock",
+            "@abstract",
+            "[::1]:8443",
+        ] {
             assert!(valid_target(ok), "{ok}");
         }
         for bad in ["www.example.com", ":443", "x:0", ""] {

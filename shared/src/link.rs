@@ -49,6 +49,32 @@ pub fn url_host(host: &str) -> String {
     }
 }
 
+/// Checks a host clients can dial: a DNS name in ASCII (letters, digits, hyphens, dots;
+/// IDN in punycode) or an IP address, without scheme, port or path.
+pub fn check_host(host: &str) -> Result<(), &'static str> {
+    if host.parse::<std::net::IpAddr>().is_ok() {
+        return Ok(());
+    }
+    if host.is_empty() || host.len() > 253 {
+        return Err("must be a DNS name or an IP address");
+    }
+    if host.contains("://") || host.contains(':') || host.contains('/') {
+        return Err("must be a bare host: no scheme, port or path");
+    }
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    if host.trim_end_matches('.').split('.').all(label_ok) {
+        Ok(())
+    } else {
+        Err("must be a DNS name (letters, digits, hyphens; IDN in punycode xn--…) or an IP address")
+    }
+}
+
 /// The query pairs of a key's link, in the order they are written.
 pub fn query_pairs(endpoint: &Endpoint) -> Vec<(&'static str, String)> {
     let mut pairs = vec![("encryption", "none".to_owned())];
@@ -106,6 +132,30 @@ mod tests {
         assert_eq!(url_host("[2001:db8::1]"), "[2001:db8::1]");
         assert_eq!(url_host("203.0.113.7"), "203.0.113.7");
         assert_eq!(url_host("vpn.example.com"), "vpn.example.com");
+    }
+
+    #[test]
+    fn hosts_clients_can_dial() {
+        for ok in [
+            "vpn.example.com",
+            "xn--80ak6aa92e.com",
+            "203.0.113.7",
+            "2001:db8::1",
+            "a.",
+        ] {
+            assert_eq!(check_host(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "",
+            "https://vpn.example.com",
+            "vpn.example.com:443",
+            "a/b",
+            "-a.com",
+            "пример.рф",
+            "a..b",
+        ] {
+            assert!(check_host(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

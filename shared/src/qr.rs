@@ -110,6 +110,14 @@ mod tests {
         // The top quiet zone is light, drawn as full blocks on a dark terminal.
         assert!(first.chars().all(|c| c == '█'), "{first:?}");
         let inverted = render(&link, Colors::Inverted).unwrap();
-        assert!(inverted.text.lines().next().unwrap().chars().all(|c| c == ' '));
+        assert!(
+            inverted
+                .text
+                .lines()
+                .next()
+                .unwrap()
+                .chars()
+                .all(|c| c == ' ')
+        );
     }
 }

@@ -134,7 +134,7 @@ pub fn short_id_problem(id: &str) -> Option<String> {
     if !id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Some(format!("\"{id}\" is not hexadecimal (0-9, a-f)"));
     }
-    if id.len() % 2 != 0 {
+    if !id.len().is_multiple_of(2) {
         return Some(format!(
             "\"{id}\" has an odd number of characters; it must be whole bytes"
         ));
@@ -350,7 +350,10 @@ mod tests {
         assert_eq!(r.server_name, "www.example.com");
         assert_eq!(r.public_key, pair.public_key);
         assert_eq!(r.short_id, "abcd");
-        assert_eq!((r.fingerprint.as_str(), r.spider_x.as_str()), ("chrome", "/"));
+        assert_eq!(
+            (r.fingerprint.as_str(), r.spider_x.as_str()),
+            ("chrome", "/")
+        );
     }
 
     #[test]
@@ -363,7 +366,8 @@ mod tests {
         let pair = generate_keypair();
         let good = json!({"serverNames": ["a"], "privateKey": pair.private_key, "shortIds": [""]});
         assert!(Endpoint::read(Some(1), Some(&stream(good.clone())), "").is_ok());
-        let cases: Vec<(Option<u16>, Value, fn(&EndpointError) -> bool)> = vec![
+        type Case = (Option<u16>, Value, fn(&EndpointError) -> bool);
+        let cases: Vec<Case> = vec![
             (None, none.clone(), |e| *e == EndpointError::NoPort),
             (Some(0), none.clone(), |e| *e == EndpointError::NoPort),
             (Some(1), json!({"network": "ws"}), |e| {
@@ -387,7 +391,9 @@ mod tests {
             ),
             (
                 Some(1),
-                stream(json!({"serverNames": ["a"], "privateKey": pair.private_key, "shortIds": ["abc"]})),
+                stream(
+                    json!({"serverNames": ["a"], "privateKey": pair.private_key, "shortIds": ["abc"]}),
+                ),
                 |e| matches!(e, EndpointError::ShortId(_)),
             ),
         ];

@@ -73,7 +73,9 @@ impl fmt::Display for ResetSchedule {
             ResetSchedule::None => f.write_str("none"),
             ResetSchedule::Daily => f.write_str("daily"),
             ResetSchedule::Weekly(d) => {
-                let name = WEEKDAYS.get(usize::from(*d).wrapping_sub(1)).unwrap_or(&"?");
+                let name = WEEKDAYS
+                    .get(usize::from(*d).wrapping_sub(1))
+                    .unwrap_or(&"?");
                 write!(f, "weekly:{name}")
             }
             ResetSchedule::Monthly(d) => write!(f, "monthly:{d}"),
@@ -398,8 +400,16 @@ mod tests {
             );
         }
         for bad in [
-            "", "weekly", "weekly:0", "weekly:8", "weekly:xyz", "monthly:0", "monthly:32",
-            "monthly", "daily:3", "hourly",
+            "",
+            "weekly",
+            "weekly:0",
+            "weekly:8",
+            "weekly:xyz",
+            "monthly:0",
+            "monthly:32",
+            "monthly",
+            "daily:3",
+            "hourly",
         ] {
             assert!(bad.parse::<ResetSchedule>().is_err(), "{bad}");
         }

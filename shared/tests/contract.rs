@@ -14,13 +14,12 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 use veil_shared::api::*;
 use veil_shared::model::{DisableReason, Key, KeyRef, KeyState};
-use veil_shared::traffic::{
-    Online, OnlineIp, PollerInfo, Resolution, TrafficBucket, TrafficReset, TrafficSort,
-    TrafficTick,
-};
 use veil_shared::rpc::{
     ErrorCode, INVALID_REQUEST, JSONRPC, NotificationEnvelope, PARSE_ERROR, RequestEnvelope,
     ResponseEnvelope, RpcError, ServerMessage,
+};
+use veil_shared::traffic::{
+    Online, OnlineIp, PollerInfo, Resolution, TrafficBucket, TrafficReset, TrafficSort, TrafficTick,
 };
 use veil_shared::validate;
 
@@ -144,6 +143,7 @@ fn sample_requests() -> Vec<Request> {
         }
         .into(),
         HealthParams {}.into(),
+        DoctorParams {}.into(),
         WatchParams {}.into(),
         AuditList::default().into(),
         TrafficList::default().into(),
@@ -174,6 +174,23 @@ fn sample_requests() -> Vec<Request> {
         out.push(KeyEnable { key: key.clone() }.into());
         out.push(KeyDelete { key: key.clone() }.into());
         out.push(KeyRotate { key: key.clone() }.into());
+        out.push(KeyLink { key: key.clone() }.into());
+        out.push(
+            KeyConfig {
+                key: key.clone(),
+                socks_port: None,
+                http_port: None,
+            }
+            .into(),
+        );
+        out.push(
+            KeyConfig {
+                key: key.clone(),
+                socks_port: Some(1080),
+                http_port: Some(u16::MAX),
+            }
+            .into(),
+        );
         out.push(TrafficGet { key: key.clone() }.into());
         out.push(TrafficResetParams { key: key.clone() }.into());
         out.push(
@@ -209,6 +226,9 @@ fn method_is_sampled(request: &Request) {
         | Request::KeyEnable(_)
         | Request::KeyDelete(_)
         | Request::KeyRotate(_)
+        | Request::KeyLink(_)
+        | Request::KeyConfig(_)
+        | Request::Doctor(_)
         | Request::Health(_)
         | Request::Watch(_)
         | Request::AuditList(_)
@@ -317,6 +337,93 @@ fn sample_audit() -> AuditPage {
                 detail: None,
             },
         ],
+    }
+}
+
+/// A key's traffic with every optional member set.
+fn full_traffic() -> KeyTraffic {
+    KeyTraffic {
+        id: 7,
+        name: "東京 office 🦊".into(),
+        state: KeyState::Disabled,
+        disable_reason: Some(DisableReason::Limited),
+        uplink: u64::MAX,
+        downlink: 5 * 1024 * 1024,
+        lifetime_uplink: u64::MAX,
+        lifetime_downlink: 1,
+        uplink_rate: 12_345,
+        downlink_rate: u64::MAX,
+        last_active: Some(1_795_708_980),
+        data_limit: Some(1 << 20),
+        expires_at: Some(i64::MIN),
+        reset: ResetSchedule::Weekly(1),
+        next_reset_at: Some(1_795_737_600),
+        last_reset_at: Some(1_795_132_800),
+    }
+}
+
+/// A key's traffic with every optional member absent.
+fn bare_traffic() -> KeyTraffic {
+    KeyTraffic {
+        id: 1,
+        name: "a".into(),
+        state: KeyState::Active,
+        disable_reason: None,
+        uplink: 0,
+        downlink: 0,
+        lifetime_uplink: 0,
+        lifetime_downlink: 0,
+        uplink_rate: 0,
+        downlink_rate: 0,
+        last_active: None,
+        data_limit: None,
+        expires_at: None,
+        reset: ResetSchedule::None,
+        next_reset_at: None,
+        last_reset_at: None,
+    }
+}
+
+fn sample_onlines() -> Vec<Online> {
+    vec![
+        Online::Unsupported {
+            reason: "v2fly has no online statistics".into(),
+        },
+        Online::Off,
+        Online::Known {
+            count: 2,
+            ips: vec![
+                OnlineIp {
+                    ip: "203.0.113.7".into(),
+                    last_seen: 1_795_708_980,
+                },
+                OnlineIp {
+                    ip: "[2001:db8::1]".into(),
+                    last_seen: 0,
+                },
+            ],
+        },
+        Online::Known {
+            count: 0,
+            ips: vec![],
+        },
+        Online::Unavailable {
+            error: "core unreachable".into(),
+        },
+    ]
+}
+
+fn sample_cycle(full: bool) -> CycleReport {
+    CycleReport {
+        at: 1_795_708_980,
+        counters: if full { 20_000 } else { 0 },
+        moved: u64::from(full),
+        epoch: if full { u64::MAX } else { 1 },
+        new_epoch: full,
+        took_us: 4_321,
+        disabled: if full { vec![1, 2] } else { vec![] },
+        enabled: if full { vec![3] } else { vec![] },
+        reset: if full { vec![4] } else { vec![] },
     }
 }
 
@@ -440,7 +547,7 @@ fn method_names_match_the_method_trait() {
 
 #[test]
 fn missing_params_read_as_an_empty_object() {
-    let optional_only: [(&str, Request); 7] = [
+    let optional_only: [(&str, Request); 8] = [
         ("hello", HelloParams::default().into()),
         ("key.list", KeyList::default().into()),
         ("health", HealthParams {}.into()),
@@ -448,6 +555,7 @@ fn missing_params_read_as_an_empty_object() {
         ("audit.list", AuditList::default().into()),
         ("traffic.list", TrafficList::default().into()),
         ("traffic.sync", TrafficSync {}.into()),
+        ("doctor", DoctorParams {}.into()),
     ];
     for (method, empty) in optional_only.iter().cloned() {
         assert_eq!(Request::parse(method, None).unwrap(), empty, "{method}");
@@ -483,6 +591,10 @@ fn wrong_types_are_refused() {
     let cases = [
         ("hello", json!({"protocol": "1"})),
         ("hello", json!({"client": 5})),
+        ("key.link", json!({"key": 0})),
+        ("key.config", json!({"key": 1, "socks_port": 70000})),
+        ("key.config", json!({"key": 1, "http_port": -1})),
+        ("key.config", json!({"key": 1, "http_port": "8080"})),
         ("key.create", json!({"name": 5})),
         ("key.create", json!({"name": "a", "note": ["x"]})),
         ("key.create_bulk", json!({"count": -1, "prefix": "p"})),
@@ -502,6 +614,19 @@ fn wrong_types_are_refused() {
         ("key.update", json!({"key": 1, "name": false})),
         ("audit.list", json!({"limit": -5})),
         ("audit.list", json!({"key": []})),
+        ("key.create", json!({"name": "a", "data_limit": -1})),
+        ("key.create", json!({"name": "a", "data_limit": "50GiB"})),
+        (
+            "key.create",
+            json!({"name": "a", "expires_at": "2027-01-01"}),
+        ),
+        ("key.create", json!({"name": "a", "reset": "hourly"})),
+        ("key.update", json!({"key": 1, "reset": "monthly:32"})),
+        ("key.update", json!({"key": 1, "data_limit": 1.5})),
+        ("traffic.list", json!({"sort": "speed"})),
+        ("traffic.history", json!({"key": 1, "resolution": "week"})),
+        ("traffic.history", json!({"key": 1, "since": "yesterday"})),
+        ("traffic.get", json!({"key": 0})),
     ];
     for (method, params) in cases {
         assert_eq!(refused(method, params), ErrorCode::InvalidInput, "{method}");
@@ -661,6 +786,97 @@ fn every_result_round_trips() {
     result_round_trip::<AuditList>(&sample_audit());
     result_round_trip::<AuditList>(&AuditPage { entries: vec![] });
     mark(AuditList::NAME);
+    result_round_trip::<KeyLink>(&KeyLinkResult {
+        link: "vless://6f1c1f4e-8a5e-4d43-9a57-1b0a4b3c2d1e@[2001:db8::1]:443?encryption=none\
+               &security=none&type=tcp&headerType=none#%D0%9C%D0%B0%D1%88%D0%B0%20%F0%9F%A6%8A"
+            .into(),
+    });
+    mark(KeyLink::NAME);
+    result_round_trip::<KeyConfig>(&KeyConfigResult {
+        config: json!({"inbounds": [], "outbounds": [{"protocol": "vless"}], "x": [1.5, null]}),
+    });
+    mark(KeyConfig::NAME);
+    result_round_trip::<DoctorParams>(&DoctorReport {
+        findings: vec![
+            Finding {
+                check: "api_loopback".into(),
+                severity: Severity::Error,
+                problem: "the API listens on 0.0.0.0".into(),
+                fix: "listen on 127.0.0.1".into(),
+            },
+            Finding {
+                check: "phone_policy".into(),
+                severity: Severity::Info,
+                problem: "p".into(),
+                fix: "f".into(),
+            },
+        ],
+        checked: vec!["api_loopback".into(), "phone_policy".into()],
+    });
+    result_round_trip::<DoctorParams>(&DoctorReport::default());
+    mark(DoctorParams::NAME);
+    for online in sample_onlines() {
+        result_round_trip::<TrafficGet>(&KeyTrafficDetail {
+            traffic: full_traffic(),
+            online,
+            resets: vec![
+                TrafficReset {
+                    at: 1_795_700_000,
+                    uplink: u64::MAX,
+                    downlink: 0,
+                    reason: "periodic".into(),
+                },
+                TrafficReset {
+                    at: 0,
+                    uplink: 1,
+                    downlink: 2,
+                    reason: "manual".into(),
+                },
+            ],
+        });
+    }
+    result_round_trip::<TrafficGet>(&KeyTrafficDetail {
+        traffic: bare_traffic(),
+        online: Online::Off,
+        resets: vec![],
+    });
+    mark(TrafficGet::NAME);
+    for last_cycle in [None, Some(sample_cycle(true)), Some(sample_cycle(false))] {
+        result_round_trip::<TrafficList>(&TrafficPage {
+            keys: vec![full_traffic(), bare_traffic()],
+            total: 2,
+            poller: PollerInfo {
+                interval_ms: 10_000,
+                last_cycle,
+            },
+        });
+    }
+    mark(TrafficList::NAME);
+    result_round_trip::<TrafficSync>(&sample_cycle(true));
+    result_round_trip::<TrafficSync>(&sample_cycle(false));
+    mark(TrafficSync::NAME);
+    result_round_trip::<TrafficResetParams>(&full_traffic());
+    result_round_trip::<TrafficResetParams>(&bare_traffic());
+    mark(TrafficResetParams::NAME);
+    for resolution in [Resolution::Minute, Resolution::Hour, Resolution::Day] {
+        result_round_trip::<TrafficHistory>(&TrafficHistoryPage {
+            key_id: 7,
+            resolution,
+            buckets: vec![
+                TrafficBucket {
+                    at: 1_795_708_800,
+                    uplink: 1,
+                    downlink: u64::MAX,
+                },
+                TrafficBucket {
+                    at: 1_795_708_860,
+                    uplink: 0,
+                    downlink: 0,
+                },
+            ],
+        });
+    }
+    mark(TrafficHistory::NAME);
 
     let methods: BTreeSet<&str> = Request::METHODS.iter().copied().collect();
     assert_eq!(covered, methods, "a method's result has no sample");
@@ -706,6 +922,12 @@ fn enums_are_written_as_their_snake_case_names() {
         assert_eq!(DisableReason::parse(reason.as_str()), Some(reason));
     }
     assert_eq!(serde_json::to_value(CoreStatus::Up).unwrap(), json!("up"));
+    for severity in [Severity::Error, Severity::Warning, Severity::Info] {
+        assert_eq!(
+            serde_json::to_value(severity).unwrap(),
+            json!(severity.as_str())
+        );
+    }
     assert_eq!(
         serde_json::to_value(KeyAction::Applied).unwrap(),
         json!("applied")
@@ -740,6 +962,32 @@ fn every_event_round_trips() {
     for missed in [0, 1, u64::MAX] {
         event_round_trip(&Event::Lagged(LaggedEvent { missed }));
     }
+    let tick = TrafficTick {
+        id: 7,
+        uplink_rate: 1_000,
+        downlink_rate: u64::MAX,
+        uplink: 0,
+        downlink: 5 * 1024 * 1024,
+    };
+    for keys in [
+        vec![],
+        vec![tick],
+        vec![tick, TrafficTick { id: 8, ..tick }],
+    ] {
+        for interval_ms in [0, 10_000] {
+            event_round_trip(&Event::Traffic(TrafficEvent {
+                at: 1_795_708_980,
+                interval_ms,
+                keys: keys.clone(),
+            }));
+        }
+    }
+    let traffic = Event::Traffic(TrafficEvent {
+        at: 1,
+        interval_ms: 1,
+        keys: vec![],
+    });
+    assert_eq!(traffic.method(), "event.traffic");
 }
 
 #[test]
@@ -759,9 +1007,10 @@ fn event_method_names_are_stable() {
 #[test]
 fn unknown_events_are_skipped_and_bad_ones_refused() {
     assert_eq!(
-        Event::parse("event.traffic", json!({"any": 1})).unwrap(),
+        Event::parse("event.added_later", json!({"any": 1})).unwrap(),
         None
     );
+    assert!(Event::parse(Event::TRAFFIC, json!({"keys": "all"})).is_err());
     assert!(Event::parse(Event::LAGGED, json!({"missed": "many"})).is_err());
     assert!(Event::parse(Event::KEY, json!({"action": "exploded"})).is_err());
 }

@@ -57,6 +57,12 @@ pub enum Command {
     Audit(AuditArgs),
     /// Print key events as they happen, until veild closes or Ctrl-C.
     Watch,
+    /// Per-key traffic: totals, live rates, history, resets (default: the list).
+    Traffic(crate::traffic::TrafficArgs),
+    /// Write a ready-to-run core config (VLESS + REALITY + Vision) and veild.toml.
+    Init(crate::init::InitArgs),
+    /// Check the setup through veild and print each problem with its fix (exit 1 if any).
+    Doctor,
 }
 
 #[derive(Debug, Subcommand)]
@@ -92,6 +98,38 @@ pub enum KeyCommand {
     Rm(KeyArg),
     /// Give a key a new UUID: the old one stops working; name and limits stay.
     Rotate(KeyArg),
+    /// Change a key's data limit, expiry or traffic reset schedule (and name or note).
+    #[command(visible_alias = "set")]
+    Update(crate::traffic::UpdateArgs),
+    /// Print the key's vless:// share link.
+    Link(KeyArg),
+    /// Print a complete client config (JSON) for Xray-based clients.
+    Config(ConfigArgs),
+    /// Draw the key's share link as a QR code, for a phone to scan.
+    Qr(QrArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// The key's id, UUID or name.
+    #[arg(value_name = "KEY", value_parser = parse_key_ref)]
+    pub key: KeyRef,
+    /// The local SOCKS5 port [default: 10808].
+    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub socks_port: Option<u16>,
+    /// The local HTTP proxy port [default: 10809].
+    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub http_port: Option<u16>,
+}
+
+#[derive(Debug, Args)]
+pub struct QrArgs {
+    /// The key's id, UUID or name.
+    #[arg(value_name = "KEY", value_parser = parse_key_ref)]
+    pub key: KeyRef,
+    /// Draw for a light-background terminal (dark modules as blocks).
+    #[arg(long)]
+    pub invert: bool,
 }
 
 /// One key, by id, UUID or name.
@@ -124,6 +162,9 @@ pub struct AddArgs {
     /// Name bulk keys PREFIX-N, numbering on from the highest that exists.
     #[arg(long, value_name = "P", requires = "count")]
     pub prefix: Option<String>,
+
+    #[command(flatten)]
+    pub limits: crate::traffic::LimitArgs,
 }
 
 #[derive(Debug, Args)]

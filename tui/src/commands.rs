@@ -23,12 +23,12 @@ use crate::output::{self, Change};
 const CLIENT_NAME: &str = concat!("veil ", env!("CARGO_PKG_VERSION"));
 
 /// A finished call: the result as sent, and the same result written for people.
-struct Reply {
-    raw: Value,
-    human: String,
+pub(crate) struct Reply {
+    pub(crate) raw: Value,
+    pub(crate) human: String,
 }
 
-struct Session<'a> {
+pub(crate) struct Session<'a> {
     client: Client,
     socket: &'a Path,
 }
@@ -38,7 +38,10 @@ impl Session<'_> {
         Failure::from_client(err, self.socket)
     }
 
-    async fn call<M: Method>(&mut self, params: M) -> Result<(Value, M::Output), Failure> {
+    pub(crate) async fn call<M: Method>(
+        &mut self,
+        params: M,
+    ) -> Result<(Value, M::Output), Failure> {
         let request: Request = params.into();
         let params = request
             .params()
@@ -60,9 +63,25 @@ pub async fn execute(
     json: bool,
     out: &mut impl Write,
 ) -> Result<(), Failure> {
-    let client = Client::connect_checked(socket, CLIENT_NAME)
-        .await
-        .map_err(|e| Failure::from_client(e, socket))?;
+    // `init` writes files and needs no daemon.
+    if let Command::Init(args) = &command {
+        let written = crate::init::run(args, socket)?;
+        let text = if json {
+            output::json(&serde_json::to_value(&written).unwrap_or_default())
+        } else {
+            crate::init::summary(&written)
+        };
+        return write(out, &text).map(|_| ());
+    }
+    let client = match Client::connect_checked(socket, CLIENT_NAME).await {
+        Ok(client) => client,
+        Err(e) => {
+            if matches!(command, Command::Doctor) {
+                eprint!("{}", crate::doctor::OFFLINE_HINT);
+            }
+            return Err(Failure::from_client(e, socket));
+        }
+    };
     let mut session = Session { client, socket };
     let reply = match command {
         Command::Key(cmd) => key(&mut session, cmd).await?,
@@ -74,7 +93,11 @@ pub async fn execute(
             }
         }
         Command::Audit(args) => audit(&mut session, args).await?,
+        Command::Traffic(args) => crate::traffic::run(&mut session, args).await?,
         Command::Watch => return watch(&mut session, json, out).await,
+        Command::Doctor => return crate::doctor::run(&mut session, json, out).await,
+        // Handled above, before connecting.
+        Command::Init(_) => return Ok(()),
     };
     let text = if json {
         output::json(&reply.raw)
@@ -135,9 +158,16 @@ async fn key(session: &mut Session<'_>, cmd: KeyCommand) -> Result<Reply, Failur
             let (raw, key) = session.call(KeyDelete { key: arg.key }).await?;
             (raw, key, Change::Deleted)
         }
+        KeyCommand::Link(arg) => return crate::share::link(session, arg).await,
+        KeyCommand::Config(args) => return crate::share::config(session, args).await,
+        KeyCommand::Qr(args) => return crate::share::qr(session, args).await,
         KeyCommand::Rotate(arg) => {
             let (raw, key) = session.call(KeyRotate { key: arg.key }).await?;
             (raw, key, Change::Rotated)
+        }
+        KeyCommand::Update(args) => {
+            let (raw, key) = session.call(args.into_params()).await?;
+            (raw, key, Change::Updated)
         }
     };
     let human = output::changed(change, &key);
@@ -150,9 +180,9 @@ async fn add(session: &mut Session<'_>, args: AddArgs) -> Result<Reply, Failure>
             let params = KeyCreate {
                 name,
                 note: args.note,
-                data_limit: None,
-                expires_at: None,
-                reset: None,
+                data_limit: args.limits.limit.and_then(|l| l.0),
+                expires_at: args.limits.expires.and_then(|e| e.0),
+                reset: args.limits.reset,
             };
             let (raw, key) = session.call(params).await?;
             let human = output::changed(Change::Created, &key);
@@ -233,15 +263,10 @@ async fn watch(session: &mut Session<'_>, json: bool, out: &mut impl Write) -> R
 
 /// Writes and flushes. `Ok(false)` when the reader went away (`veil … | head`): that ends
 /// the output quietly instead of failing.
-fn write(out: &mut impl Write, text: &str) -> Result<bool, Failure> {
+pub(crate) fn write(out: &mut impl Write, text: &str) -> Result<bool, Failure> {
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(false),
         Err(e) => Err(Failure::Local(format!("cannot write the output: {e}"))),
     }
-}
-
-/// The hint for a bare `veil`, until the dashboard exists.
-pub fn no_command() -> Failure {
-    Failure::Usage("the dashboard comes later; see veil --help".into())
 }

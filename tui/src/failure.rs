@@ -1,7 +1,7 @@
 //! Why a command failed, and the exit code and message each reason gets.
 //!
 //! Scripts branch on the exit code: 1 the daemon refused (or could not be understood),
-//! 2 usage (clap's own, or the dashboard placeholder), 3 the daemon could not be reached
+//! 2 usage (clap's own, or the dashboard without a terminal), 3 the daemon could not be reached
 //! or went away. The message is for people and goes to stderr.
 
 use std::io;

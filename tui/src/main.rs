@@ -1,4 +1,5 @@
-//! `veil`: the command-line client of `veild` (and, later, its dashboard).
+//! `veil`: the command-line client of `veild`; with no subcommand, its dashboard
+//! (`veil::dash`, in the library).
 //!
 //! - [`cli`]: the command line (clap types).
 //! - [`commands`]: connect, call, print.
@@ -7,9 +8,12 @@
 
 mod cli;
 mod commands;
+mod doctor;
 mod failure;
 mod humanize;
+mod init;
 mod output;
+mod share;
 mod table;
 mod traffic;
 
@@ -28,7 +32,11 @@ fn main() -> ExitCode {
     let socket = cli.socket_path();
     let result = match cli.command {
         Some(command) => run(command, &socket, cli.json),
-        None => Err(commands::no_command()),
+        // No subcommand: the dashboard (on a terminal; elsewhere a usage error, exit 2).
+        None => veil::dash::run(&socket).map_err(|e| match e {
+            veil::dash::RunError::NotATerminal => Failure::Usage(e.to_string()),
+            veil::dash::RunError::Io(_) => Failure::Local(e.to_string()),
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -28,6 +28,8 @@ pub enum Change {
     Enabled,
     Deleted,
     Rotated,
+    /// `key update`: limit, expiry, reset schedule (and maybe name or note).
+    Updated,
 }
 
 /// `--json`: the result object exactly as the daemon sent it.
@@ -54,6 +56,7 @@ pub fn changed(change: Change, key: &Key) -> String {
         Change::Enabled => format!("Enabled {label}"),
         Change::Deleted => format!("Deleted {label}"),
         Change::Rotated => format!("Rotated {label}: new UUID {}", key.uuid),
+        Change::Updated => format!("Updated {label}"),
     };
     // The daemon answers before the core has the change when the core is down; say so,
     // rather than let "Disabled" read as "the user is cut off now".

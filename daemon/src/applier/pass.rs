@@ -115,7 +115,11 @@ impl Applier {
         let started = std::time::Instant::now();
         let write_file = !rows.is_empty() || *file_dirty;
         let (results, file_ok) = tokio::join!(self.apply_rows(&rows, false), async {
-            if write_file { self.write_file().await } else { true }
+            if write_file {
+                self.write_file().await
+            } else {
+                true
+            }
         });
         *file_dirty = !file_ok;
         let mut first_error = None;

@@ -9,6 +9,9 @@ use super::error::CoreError;
 use super::flavor::Flavor;
 use super::retry::RetryPolicy;
 
+/// The largest reply accepted from the core (a QueryStats over 2.5 million keys).
+pub const MAX_REPLY_BYTES: usize = 256 * 1024 * 1024;
+
 /// How to reach the core's API.
 #[derive(Clone, Debug)]
 pub struct LinkOptions {
@@ -92,7 +95,10 @@ impl CoreLink {
         Resp: Message + Default + Send + Sync + 'static,
     {
         let path = self.flavor.rpc_path(service, method)?;
-        let mut grpc = tonic::client::Grpc::new(self.channel.clone());
+        // QueryStats for every user is ~95 bytes per key: far above tonic's 4 MiB default
+        // at 100,000 keys.
+        let mut grpc = tonic::client::Grpc::new(self.channel.clone())
+            .max_decoding_message_size(MAX_REPLY_BYTES);
         let call = async {
             grpc.ready()
                 .await

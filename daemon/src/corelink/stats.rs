@@ -3,12 +3,12 @@
 use serde::{Deserialize, Serialize};
 use tonic::Code;
 use veil_core_proto::{
-    GetStatsRequest, GetStatsResponse, QueryStatsRequest, QueryStatsResponse, SysStatsRequest,
-    SysStatsResponse,
+    GetStatsOnlineIpListResponse, GetStatsRequest, GetStatsResponse, QueryStatsRequest,
+    QueryStatsResponse, SysStatsRequest, SysStatsResponse,
 };
 
 use super::error::CoreError;
-use super::flavor::STATS_SERVICE;
+use super::flavor::{Flavor, STATS_SERVICE};
 use super::link::CoreLink;
 
 /// The core's runtime figures; `uptime_secs` going backwards reveals a core
@@ -88,4 +88,65 @@ impl CoreLink {
             .await?;
         Ok(reply.into())
     }
+}
+
+impl CoreLink {
+    /// Distinct source IPs with an open connection for the user `email` (GetStatsOnline,
+    /// Xray v24.11.5+, with `statsUserOnline` in the user's policy level). `None` when the
+    /// core has no online entry for the user (never connected since the core started).
+    pub async fn online_count(&self, email: &str) -> Result<Option<u64>, CoreError> {
+        if self.flavor() == Flavor::V2fly {
+            return Err(CoreError::Unsupported(
+                "GetStatsOnline (needs Xray v24.11.5+)",
+            ));
+        }
+        let request = GetStatsRequest {
+            name: format!("user>>>{email}>>>online"),
+            reset: false,
+        };
+        match self
+            .unary::<_, GetStatsResponse>(STATS_SERVICE, "GetStatsOnline", request)
+            .await
+        {
+            Ok(reply) => Ok(Some(reply.stat.map_or(0, |s| s.value.max(0) as u64))),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The source IPs of the user's open connections with when each was last seen (Unix
+    /// seconds; GetStatsOnlineIpList, Xray v25.2.18+). `None` as for [`Self::online_count`].
+    pub async fn online_ips(&self, email: &str) -> Result<Option<Vec<(String, i64)>>, CoreError> {
+        if self.flavor() == Flavor::V2fly {
+            return Err(CoreError::Unsupported(
+                "GetStatsOnlineIpList (needs Xray v25.2.18+)",
+            ));
+        }
+        let request = GetStatsRequest {
+            name: format!("user>>>{email}>>>online"),
+            reset: false,
+        };
+        match self
+            .unary::<_, GetStatsOnlineIpListResponse>(
+                STATS_SERVICE,
+                "GetStatsOnlineIpList",
+                request,
+            )
+            .await
+        {
+            Ok(reply) => {
+                let mut ips: Vec<(String, i64)> = reply.ips.into_iter().collect();
+                ips.sort();
+                Ok(Some(ips))
+            }
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// NOT_FOUND (new Xray) or UNKNOWN "... not found." (older cores).
+fn is_not_found(e: &CoreError) -> bool {
+    matches!(e, CoreError::Rejected { code, .. } if *code == Code::NotFound as i32)
+        || e.go_error_text().is_some_and(|m| m.ends_with("not found."))
 }

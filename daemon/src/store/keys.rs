@@ -137,7 +137,13 @@ fn insert(conn: &Connection, name: &str, note: &str, at: i64) -> Result<Key, Sto
 
 /// Inserts a key whose name the caller knows is free (the unique index still guards it)
 /// and builds the row without reading it back: the bulk path, 10,000 keys in one call.
-fn insert_unchecked(conn: &Connection, name: &str, fold: &str, note: &str, at: i64) -> Result<Key, StoreError> {
+fn insert_unchecked(
+    conn: &Connection,
+    name: &str,
+    fold: &str,
+    note: &str,
+    at: i64,
+) -> Result<Key, StoreError> {
     // A v4 UUID collision is astronomically unlikely, but the column is UNIQUE, and a retry
     // costs nothing compared with two users sharing one identity in the core.
     let mut stmt = conn.prepare_cached(
@@ -149,7 +155,9 @@ fn insert_unchecked(conn: &Connection, name: &str, fold: &str, note: &str, at: i
         let uuid = Uuid::new_v4();
         let inserted = match stmt.execute(params![uuid.to_string(), name, fold, note, at]) {
             Ok(n) => n,
-            Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
                 return Err(conflict(format!("a key named '{name}' already exists")));
             }
             Err(e) => return Err(e.into()),
@@ -406,10 +414,14 @@ pub fn mark_applied(conn: &Connection, row: &CoreRow) -> Result<bool, StoreError
 /// create) is one range scan instead of one lookup per key.
 pub fn by_ids(conn: &Connection, ids: &[i64]) -> Result<Vec<Key>, StoreError> {
     let contiguous = ids.windows(2).all(|w| w[1] == w[0] + 1);
-    if let (true, Some(first), Some(last)) = (contiguous && ids.len() > 1, ids.first(), ids.last()) {
-        let mut stmt =
-            conn.prepare_cached(&format!("SELECT {COLUMNS} FROM keys WHERE id BETWEEN ?1 AND ?2 ORDER BY id"))?;
-        return Ok(stmt.query_map([first, last], key_from_row)?.collect::<Result<Vec<_>, _>>()?);
+    if let (true, Some(first), Some(last)) = (contiguous && ids.len() > 1, ids.first(), ids.last())
+    {
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM keys WHERE id BETWEEN ?1 AND ?2 ORDER BY id"
+        ))?;
+        return Ok(stmt
+            .query_map([first, last], key_from_row)?
+            .collect::<Result<Vec<_>, _>>()?);
     }
     let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM keys WHERE id = ?1"))?;
     let mut out = Vec::with_capacity(ids.len());

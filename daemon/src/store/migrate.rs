@@ -18,6 +18,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0002_applied_uuid_and_meta",
         include_str!("../../migrations/0002_applied_uuid_and_meta.sql"),
     ),
+    (
+        "0003_traffic",
+        include_str!("../../migrations/0003_traffic.sql"),
+    ),
 ];
 
 /// The schema version this build writes.

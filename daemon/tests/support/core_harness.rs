@@ -555,6 +555,10 @@ struct FakeState {
     calls: usize,
     /// Every `TypedMessage.type` string received, in order.
     type_strings: Vec<String>,
+    /// Online users: email -> source IP -> last seen (Unix seconds).
+    online: BTreeMap<String, BTreeMap<String, i64>>,
+    /// Set by [`FakeXrayCore::restart_stats`]: uptime counts from here, like a restarted core.
+    restarted_at: Option<Instant>,
 }
 
 #[derive(Clone)]
@@ -728,9 +732,17 @@ impl StatsService for Fake {
 
     async fn get_stats_online(
         &self,
-        _request: Request<pb::GetStatsRequest>,
+        request: Request<pb::GetStatsRequest>,
     ) -> Result<Response<pb::GetStatsResponse>, Status> {
-        Err(Status::unimplemented("fake core: GetStatsOnline"))
+        let req = request.into_inner();
+        let st = self.enter()?;
+        let ips = online_entry(&st, &req.name)?;
+        Ok(Response::new(pb::GetStatsResponse {
+            stat: Some(pb::Stat {
+                name: req.name.clone(),
+                value: ips.len() as i64,
+            }),
+        }))
     }
 
     async fn query_stats(
@@ -760,9 +772,9 @@ impl StatsService for Fake {
         &self,
         _request: Request<pb::SysStatsRequest>,
     ) -> Result<Response<pb::SysStatsResponse>, Status> {
-        let _st = self.enter()?;
+        let st = self.enter()?;
         Ok(Response::new(pb::SysStatsResponse {
-            uptime: self.started.elapsed().as_secs() as u32,
+            uptime: st.restarted_at.unwrap_or(self.started).elapsed().as_secs() as u32,
             num_goroutine: 7,
             alloc: 1 << 20,
             sys: 8 << 20,
@@ -772,10 +784,25 @@ impl StatsService for Fake {
 
     async fn get_stats_online_ip_list(
         &self,
-        _request: Request<pb::GetStatsRequest>,
+        request: Request<pb::GetStatsRequest>,
     ) -> Result<Response<pb::GetStatsOnlineIpListResponse>, Status> {
-        Err(Status::unimplemented("fake core: GetStatsOnlineIpList"))
+        let req = request.into_inner();
+        let st = self.enter()?;
+        let ips = online_entry(&st, &req.name)?;
+        Ok(Response::new(pb::GetStatsOnlineIpListResponse {
+            name: req.name.clone(),
+            ips: ips.iter().map(|(ip, seen)| (ip.clone(), *seen)).collect(),
+        }))
     }
+}
+
+/// The online entry of `user>>>EMAIL>>>online`, NOT_FOUND (as Xray) for a user that never
+/// connected.
+fn online_entry<'a>(st: &'a FakeState, name: &str) -> Result<&'a BTreeMap<String, i64>, Status> {
+    name.strip_prefix("user>>>")
+        .and_then(|rest| rest.strip_suffix(">>>online"))
+        .and_then(|email| st.online.get(email))
+        .ok_or_else(|| Status::not_found(format!("{name} not found.")))
 }
 
 /// The service name a wrapped generated server is published under, and the
@@ -953,6 +980,59 @@ impl FakeXrayCore {
         for user in add {
             users.insert(user.email.to_lowercase(), user);
         }
+    }
+
+    /// Sets many counters under one lock (benchmarks with 100,000 keys).
+    pub fn set_stats<'a>(&self, stats: impl IntoIterator<Item = (&'a str, i64)>) {
+        let mut st = self.fake.state.lock().unwrap();
+        for (name, value) in stats {
+            st.stats.insert(name.to_owned(), value);
+        }
+    }
+
+    /// Adds `delta` to every counter whose name contains `pattern` (one lock).
+    pub fn bump_stats(&self, pattern: &str, delta: i64) -> usize {
+        let mut st = self.fake.state.lock().unwrap();
+        let mut n = 0;
+        for (_, value) in st
+            .stats
+            .iter_mut()
+            .filter(|(name, _)| name.contains(pattern))
+        {
+            *value += delta;
+            n += 1;
+        }
+        n
+    }
+
+    /// The user `email`'s online IPs (`(ip, last seen)`), as GetStatsOnline and
+    /// GetStatsOnlineIpList report them; an empty list leaves an entry with no IPs.
+    pub fn set_online(&self, email: &str, ips: &[(&str, i64)]) {
+        let mut st = self.fake.state.lock().unwrap();
+        st.online.insert(
+            email.to_owned(),
+            ips.iter()
+                .map(|(ip, seen)| ((*ip).to_owned(), *seen))
+                .collect(),
+        );
+    }
+
+    /// Like a core restart for the stats: every counter and online entry is gone and the
+    /// uptime starts again from zero. (Users are kept; see [`Self::forget_users`].)
+    pub fn restart_stats(&self) {
+        let mut st = self.fake.state.lock().unwrap();
+        st.stats.clear();
+        st.online.clear();
+        st.restarted_at = Some(Instant::now());
+    }
+
+    /// Seconds the fake reports as its uptime.
+    pub fn uptime_secs(&self) -> u64 {
+        let st = self.fake.state.lock().unwrap();
+        st.restarted_at
+            .unwrap_or(self.fake.started)
+            .elapsed()
+            .as_secs()
     }
 
     /// Drops every user, as a real core does on restart.

@@ -1,0 +1,389 @@
+//! `veil init`: the v2fly output passes the real `v2ray -test`; the Xray output (no Xray
+//! binary here) is checked field by field against what the fact sheet calls required, and
+//! against the doctor's config checks.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+use veil_shared::doctor::{CoreFacts, CoreFlavor, Severity, check_core_config};
+use veil_shared::reality;
+
+const V2RAY: &str = "/usr/bin/v2ray";
+
+fn veil(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_veil"))
+        .args(args)
+        .env_remove("VEIL_SOCKET")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+struct Paths {
+    _dir: tempfile::TempDir,
+    core: PathBuf,
+    veild: PathBuf,
+    db: PathBuf,
+    socket: PathBuf,
+}
+
+fn paths() -> Paths {
+    let dir = tempfile::Builder::new()
+        .prefix("veil-init-")
+        .tempdir()
+        .unwrap();
+    let d = dir.path().to_owned();
+    Paths {
+        core: d.join("etc/core/config.json"),
+        veild: d.join("etc/veil/veild.toml"),
+        db: d.join("var/veil.db"),
+        socket: d.join("run/veil.sock"),
+        _dir: dir,
+    }
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// `veil --json --socket S init … --core-config … --veild-config … --database …`.
+fn init(p: &Paths, extra: &[&str]) -> (i32, String, String) {
+    let mut args = vec![
+        "--json",
+        "--socket",
+        s(&p.socket),
+        "init",
+        "--core-config",
+        s(&p.core),
+        "--veild-config",
+        s(&p.veild),
+        "--database",
+        s(&p.db),
+    ];
+    args.extend_from_slice(extra);
+    veil(&args)
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+fn problems(config: &Value, flavor: CoreFlavor, api: &str) -> Vec<String> {
+    let facts = CoreFacts {
+        flavor,
+        inbound_tag: "vless-in",
+        api,
+    };
+    check_core_config(config, &facts)
+        .into_iter()
+        .filter(|f| f.severity != Severity::Info)
+        .map(|f| format!("{}: {}", f.check, f.problem))
+        .collect()
+}
+
+#[test]
+fn v2fly_output_passes_v2ray_test() {
+    let p = paths();
+    let (code, out, err) = init(
+        &p,
+        &[
+            "--flavor",
+            "v2fly",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "18443",
+            "--api",
+            "127.0.0.1:18085",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let summary: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(summary["flavor"], "v2fly");
+    assert!(summary.get("public_key").is_none());
+
+    let test = Command::new(V2RAY)
+        .args(["-test", "-config", s(&p.core)])
+        .output()
+        .unwrap_or_else(|e| panic!("run {V2RAY} (apt-get install v2ray): {e}"));
+    assert!(
+        test.status.success(),
+        "v2ray -test refused veil init's config:\n{}{}",
+        String::from_utf8_lossy(&test.stdout),
+        String::from_utf8_lossy(&test.stderr)
+    );
+    assert!(String::from_utf8_lossy(&test.stdout).contains("Configuration OK."));
+
+    let c = read_json(&p.core);
+    assert_eq!(mode(&p.core), 0o600);
+    // v2ray 4.x ignores api.listen: the API is a dokodemo-door inbound on loopback, routed
+    // first to the api tag.
+    assert!(c["api"].get("listen").is_none());
+    let api_in = &c["inbounds"][0];
+    assert_eq!(api_in["protocol"], "dokodemo-door");
+    assert_eq!(api_in["listen"], "127.0.0.1");
+    assert_eq!(api_in["port"], 18085);
+    assert_eq!(
+        c["routing"]["rules"][0],
+        serde_json::json!({"type": "field", "inboundTag": ["api-in"], "outboundTag": "api"})
+    );
+    let vless = &c["inbounds"][1];
+    assert_eq!(vless["tag"], "vless-in");
+    assert_eq!(vless["port"], 18443);
+    assert_eq!(vless["streamSettings"]["security"], "none");
+    assert!(vless["settings"].get("flow").is_none());
+    assert!(!c.to_string().contains("reality"));
+    assert_eq!(
+        problems(&c, CoreFlavor::V2fly, "127.0.0.1:18085"),
+        Vec::<String>::new()
+    );
+
+    let toml = std::fs::read_to_string(&p.veild).unwrap();
+    for line in [
+        "flavor = \"v2fly\"".to_owned(),
+        "api = \"127.0.0.1:18085\"".to_owned(),
+        format!("config = \"{}\"", s(&p.core)),
+        format!("socket = \"{}\"", s(&p.socket)),
+        format!("database = \"{}\"", s(&p.db)),
+        "host = \"127.0.0.1\"".to_owned(),
+    ] {
+        assert!(toml.lines().any(|l| l == line), "{line} not in:\n{toml}");
+    }
+}
+
+#[test]
+fn xray_output_has_every_required_field() {
+    let p = paths();
+    let (code, out, err) = init(
+        &p,
+        &[
+            "--host",
+            "vpn.example.com",
+            "--target",
+            "www.example.com:443",
+            "--server-name",
+            "www.example.com",
+            "--socket-group",
+            "veilops",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let summary: Value = serde_json::from_str(&out).unwrap();
+    let c = read_json(&p.core);
+    assert_eq!(mode(&p.core), 0o600, "the config holds the private key");
+
+    // API on loopback, with the services veild needs; stats and per-user stats on.
+    assert_eq!(c["api"]["tag"], "api");
+    assert_eq!(c["api"]["listen"], "127.0.0.1:10085");
+    assert_eq!(
+        c["api"]["services"],
+        serde_json::json!(["HandlerService", "StatsService"])
+    );
+    assert!(c["stats"].is_object());
+    let level = &c["policy"]["levels"]["0"];
+    for (key, value) in [
+        ("handshake", 4),
+        ("connIdle", 300),
+        ("uplinkOnly", 2),
+        ("downlinkOnly", 5),
+    ] {
+        assert_eq!(level[key], value, "{key}");
+    }
+    for flag in ["statsUserUplink", "statsUserDownlink", "statsUserOnline"] {
+        assert_eq!(level[flag], true, "{flag}");
+    }
+    let buffer = level["bufferSize"].as_u64().unwrap();
+    assert!((1..512).contains(&buffer), "modest bufferSize: {buffer}");
+
+    // The inbound: VLESS, decryption none, Vision, raw + REALITY.
+    let inbounds = c["inbounds"].as_array().unwrap();
+    assert_eq!(inbounds.len(), 1);
+    let i = &inbounds[0];
+    assert_eq!(i["tag"], "vless-in");
+    assert_eq!(i["protocol"], "vless");
+    assert_eq!(i["port"], 443);
+    assert_eq!(i["settings"]["decryption"], "none");
+    assert_eq!(i["settings"]["flow"], "xtls-rprx-vision");
+    assert_eq!(i["settings"]["clients"], serde_json::json!([]));
+    assert_eq!(i["streamSettings"]["network"], "raw");
+    assert_eq!(i["streamSettings"]["security"], "reality");
+    let r = &i["streamSettings"]["realitySettings"];
+    assert_eq!(r["target"], "www.example.com:443");
+    assert_eq!(r["serverNames"], serde_json::json!(["www.example.com"]));
+    assert_eq!(r["minClientVer"], "1.8.0");
+    let private_key = r["privateKey"].as_str().unwrap();
+    assert_eq!(private_key.len(), reality::KEY_CHARS);
+    let private = reality::decode_key(private_key).unwrap();
+    assert_eq!(private, reality::clamp(private), "clamped like xray x25519");
+    let short_ids = r["shortIds"].as_array().unwrap();
+    assert_eq!(short_ids.len(), 1);
+    let sid = short_ids[0].as_str().unwrap();
+    assert_eq!(sid.len(), 16);
+    assert_eq!(reality::short_id_problem(sid), None);
+
+    // The summary gives the matching public key and never the private one.
+    assert_eq!(
+        summary["public_key"],
+        reality::public_key_of(private_key).unwrap()
+    );
+    assert_eq!(summary["short_id"], sid);
+    assert!(!out.contains(private_key));
+
+    // Clients cannot reach the server's loopback (the API) or private networks.
+    let rule = &c["routing"]["rules"][0];
+    assert_eq!(rule["outboundTag"], "block");
+    assert!(
+        rule["ip"]
+            .as_array()
+            .unwrap()
+            .contains(&"127.0.0.0/8".into())
+    );
+    assert!(!c.to_string().contains("geoip"));
+    assert_eq!(
+        problems(&c, CoreFlavor::Xray, "127.0.0.1:10085"),
+        Vec::<String>::new()
+    );
+
+    let toml = std::fs::read_to_string(&p.veild).unwrap();
+    for line in [
+        "flavor = \"xray\"",
+        "socket_group = \"veilops\"",
+        "inbound_tag = \"vless-in\"",
+        "host = \"vpn.example.com\"",
+    ] {
+        assert!(toml.lines().any(|l| l == line), "{line} not in:\n{toml}");
+    }
+    assert!(!toml.contains(private_key));
+
+    // The human summary says what to do next.
+    let p2 = paths();
+    let (code, human, _) = veil(&[
+        "init",
+        "--host",
+        "vpn.example.com",
+        "--target",
+        "www.example.com:443",
+        "--core-config",
+        s(&p2.core),
+        "--veild-config",
+        s(&p2.veild),
+    ]);
+    assert_eq!(code, 0);
+    assert!(
+        human.contains("REALITY public key:") && human.contains("veil doctor"),
+        "{human}"
+    );
+}
+
+#[test]
+fn existing_files_are_kept_unless_forced() {
+    let p = paths();
+    let xray = [
+        "--host",
+        "vpn.example.com",
+        "--target",
+        "www.example.com:443",
+    ];
+    assert_eq!(init(&p, &xray).0, 0);
+    let before = std::fs::read(&p.core).unwrap();
+    let toml_before = std::fs::read(&p.veild).unwrap();
+
+    let (code, _, err) = init(&p, &xray);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("--force") && err.contains("already exist"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&p.core).unwrap(), before);
+    assert_eq!(std::fs::read(&p.veild).unwrap(), toml_before);
+
+    // Only one of them present still refuses, and writes neither.
+    std::fs::remove_file(&p.veild).unwrap();
+    assert_eq!(init(&p, &xray).0, 1);
+    assert!(!p.veild.exists());
+
+    let mut forced = xray.to_vec();
+    forced.push("--force");
+    let (code, _, err) = init(&p, &forced);
+    assert_eq!(code, 0, "{err}");
+    let after = read_json(&p.core);
+    assert_ne!(std::fs::read(&p.core).unwrap(), before, "a fresh keypair");
+    assert_eq!(mode(&p.core), 0o600);
+    assert!(after["inbounds"][0]["streamSettings"]["realitySettings"]["privateKey"].is_string());
+}
+
+#[test]
+fn bad_flags_are_usage_errors() {
+    let p = paths();
+    let cases: &[&[&str]] = &[
+        // REALITY needs a target.
+        &["--host", "vpn.example.com"],
+        &["--host", "vpn.example.com", "--target", "www.example.com"],
+        &[
+            "--host",
+            "https://vpn.example.com",
+            "--target",
+            "a.example:443",
+        ],
+        &[
+            "--host",
+            "vpn.example.com",
+            "--target",
+            "a.example:443",
+            "--api",
+            "0.0.0.0:10085",
+        ],
+        &[
+            "--host",
+            "vpn.example.com",
+            "--target",
+            "a.example:443",
+            "--port",
+            "10085",
+        ],
+        &[
+            "--host",
+            "h.example",
+            "--flavor",
+            "v2fly",
+            "--target",
+            "a.example:443",
+        ],
+        &[
+            "--host",
+            "h.example",
+            "--port",
+            "0",
+            "--target",
+            "a.example:443",
+        ],
+        &[
+            "--host",
+            "h.example",
+            "--target",
+            "a.example:443",
+            "--api",
+            "localhost:10085",
+        ],
+    ];
+    for extra in cases {
+        let (code, _, err) = init(&p, extra);
+        assert_eq!(code, 2, "{extra:?}: {err}");
+        assert!(
+            !p.core.exists() && !p.veild.exists(),
+            "{extra:?} wrote files"
+        );
+    }
+}
