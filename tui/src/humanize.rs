@@ -6,15 +6,8 @@ use time::macros::format_description;
 use veil_shared::model::{Key, KeyState};
 
 /// Unix seconds as `2026-11-26 16:03` in UTC. A server's keys are looked at from many
-/// places, so one zone for everyone beats each reader's local time. A value the calendar
-/// cannot hold is shown raw rather than dropped.
-pub fn utc_minute(secs: i64) -> String {
-    let format = format_description!("[year]-[month]-[day] [hour]:[minute]");
-    OffsetDateTime::from_unix_timestamp(secs)
-        .ok()
-        .and_then(|t| t.format(&format).ok())
-        .unwrap_or_else(|| format!("@{secs}"))
-}
+/// places, so one zone for everyone beats each reader's local time.
+pub use veil::dash::fmt::utc_minute;
 
 /// The current wall-clock time as `16:03:07` (UTC), to stamp watched events.
 pub fn utc_clock_now() -> String {
@@ -25,42 +18,10 @@ pub fn utc_clock_now() -> String {
 }
 
 /// A span as its two largest units: `3d 4h`, `2h 5m`, `42s`.
-pub fn duration(secs: u64) -> String {
-    const UNITS: [(u64, &str); 4] = [(86_400, "d"), (3_600, "h"), (60, "m"), (1, "s")];
-    let first = UNITS
-        .iter()
-        .position(|&(size, _)| secs >= size)
-        .unwrap_or(UNITS.len() - 1);
-    let (size, unit) = UNITS[first];
-    let mut out = format!("{}{unit}", secs / size);
-    if let Some(&(smaller, small_unit)) = UNITS.get(first + 1) {
-        let rest = secs % size / smaller;
-        if rest > 0 {
-            out.push_str(&format!(" {rest}{small_unit}"));
-        }
-    }
-    out
-}
+pub use veil::dash::fmt::duration;
 
 /// Bytes in binary units with one decimal: `512 B`, `1.5 KiB`, `10.0 GiB`.
-pub fn bytes(n: u64) -> String {
-    const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-    if n < 1024 {
-        return format!("{n} B");
-    }
-    // Precision loss past 2^53 bytes is invisible at one decimal.
-    #[allow(clippy::cast_precision_loss)]
-    let mut value = n as f64 / 1024.0;
-    let mut unit = UNITS[0];
-    for next in &UNITS[1..] {
-        if value < 1024.0 {
-            break;
-        }
-        value /= 1024.0;
-        unit = next;
-    }
-    format!("{value:.1} {unit}")
-}
+pub use veil::dash::fmt::bytes_long as bytes;
 
 /// A key's desired state with the reason it is disabled: `active`, `disabled (limited)`.
 pub fn state(key: &Key) -> String {

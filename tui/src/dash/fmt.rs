@@ -95,40 +95,35 @@ pub fn short_span(secs: u64) -> String {
     }
 }
 
-/// Unix seconds as `2026-11-26 16:03` (UTC).
-pub fn utc_minute(secs: i64) -> String {
-    let format = format_description!("[year]-[month]-[day] [hour]:[minute]");
+/// Formats Unix seconds in UTC; a value the calendar cannot hold is shown raw.
+fn utc(secs: i64, format: &[time::format_description::BorrowedFormatItem<'_>]) -> String {
     OffsetDateTime::from_unix_timestamp(secs)
         .ok()
-        .and_then(|t| t.format(&format).ok())
+        .and_then(|t| t.format(format).ok())
         .unwrap_or_else(|| format!("@{secs}"))
+}
+
+/// Unix seconds as `2026-11-26 16:03` (UTC).
+pub fn utc_minute(secs: i64) -> String {
+    utc(
+        secs,
+        format_description!("[year]-[month]-[day] [hour]:[minute]"),
+    )
 }
 
 /// Unix seconds as `2026-11-26` (UTC).
 pub fn utc_date(secs: i64) -> String {
-    let format = format_description!("[year]-[month]-[day]");
-    OffsetDateTime::from_unix_timestamp(secs)
-        .ok()
-        .and_then(|t| t.format(&format).ok())
-        .unwrap_or_else(|| format!("@{secs}"))
+    utc(secs, format_description!("[year]-[month]-[day]"))
 }
 
 /// Unix seconds as `16:03:07` (UTC).
 pub fn utc_clock(secs: i64) -> String {
-    let format = format_description!("[hour]:[minute]:[second]");
-    OffsetDateTime::from_unix_timestamp(secs)
-        .ok()
-        .and_then(|t| t.format(&format).ok())
-        .unwrap_or_else(|| format!("@{secs}"))
+    utc(secs, format_description!("[hour]:[minute]:[second]"))
 }
 
 /// Unix seconds as `16:03` (UTC).
 pub fn utc_hm(secs: i64) -> String {
-    let format = format_description!("[hour]:[minute]");
-    OffsetDateTime::from_unix_timestamp(secs)
-        .ok()
-        .and_then(|t| t.format(&format).ok())
-        .unwrap_or_else(|| format!("@{secs}"))
+    utc(secs, format_description!("[hour]:[minute]"))
 }
 
 /// The start (Unix seconds) of the UTC day holding `secs`.
