@@ -1,12 +1,13 @@
-//! `veild.toml` (S25): typed, strict (unknown keys are errors), defaults in one place, and
-//! checked at start with messages that name the key and the bad value.
+//! `veild.toml`, the daemon's one config file: typed, strict (unknown keys are errors),
+//! defaults in one place, and checked at start with messages that name the key and the
+//! bad value.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::corelink::Flavor;
+use veil_shared::coreconfig::Flavor;
 
 pub const DEFAULT_PATH: &str = "/etc/veil/veild.toml";
 
@@ -25,6 +26,9 @@ pub struct Config {
     /// The traffic poller and history retention; every value has a default.
     #[serde(default)]
     pub traffic: crate::traffic::TrafficConfig,
+    /// Caps and the idle timeout of socket connections; every value has a default.
+    #[serde(default)]
+    pub connections: crate::ipc::limits::ConnectionsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -56,7 +60,8 @@ pub struct CoreConfig {
     /// Backups of the core config file kept beside it.
     #[serde(default = "defaults::backups")]
     pub backups: usize,
-    /// Tries of a change against an unreachable core before it waits for the core (S8).
+    /// Tries of a change against an unreachable core before it waits for the core (only
+    /// transient errors are retried, with backoff).
     #[serde(default = "defaults::retry_tries")]
     pub retry_tries: u32,
     /// Delay after the first failed try; doubles each try up to `retry_max_delay_ms`.
@@ -77,7 +82,7 @@ pub struct PublicConfig {
 mod defaults {
     use std::path::PathBuf;
 
-    use crate::corelink::Flavor;
+    use veil_shared::coreconfig::Flavor;
 
     pub fn socket() -> PathBuf {
         veil_shared::DEFAULT_SOCKET.into()
@@ -250,6 +255,9 @@ impl Config {
             return Err(bad("core.backups", &c.backups, "must be from 0 to 1000"));
         }
         if let Err((key, value, problem)) = self.traffic.check() {
+            return Err(bad(key, &value, &problem));
+        }
+        if let Err((key, value, problem)) = self.connections.check() {
             return Err(bad(key, &value, &problem));
         }
         Ok(())

@@ -13,10 +13,10 @@ use tokio_util::task::TaskTracker;
 use crate::applier::{Applier, Status};
 use crate::config::Config;
 use crate::corefile::CoreFile;
-use crate::corelink::{CoreLink, Flavor, LinkOptions};
-use crate::service::{EVENT_BUFFER, KeyService};
+use crate::corelink::{CoreLink, LinkOptions};
+use crate::service::{EVENT_BUFFER, Service};
 use crate::store::Store;
-use crate::traffic::{Traffic, TrafficParts};
+use crate::traffic::{Shared as TrafficShared, Traffic};
 use crate::watcher::Watcher;
 use crate::{adopt, ipc};
 
@@ -25,42 +25,36 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Runs the daemon until a stop signal, then shuts down cleanly.
 pub async fn run(config_path: &Path) -> anyhow::Result<()> {
-    let config = Arc::new(Config::load(config_path)?);
+    let config = Config::load(config_path)?;
+    // The group is resolved first: a missing one stops the daemon before it touches state.
     let access =
         Arc::new(ipc::auth::Access::new(&config.socket_group).map_err(anyhow::Error::msg)?);
-    let store = Store::open(&config.database)
-        .with_context(|| format!("opening the database {}", config.database.display()))?;
-    let shutdown = CancellationToken::new();
-    let core = match start_core(&config, &store, shutdown.clone()).await {
-        Ok(core) => core,
-        Err(e) => {
-            close_store(store).await;
-            return Err(e);
-        }
+    // Before anything opens a file: the descriptor budget is derived from the limit.
+    let fd_limit = ipc::limits::raise_fd_limit();
+    let running = Running::start(config).await?;
+    let fair = ipc::Fairness {
+        budget: ipc::limits::Budget::new(&running.config.connections, fd_limit),
+        idle_timeout: running.config.connections.idle_timeout(),
     };
-    let service = Arc::new(KeyService::new(
-        store.clone(),
-        Arc::clone(&config),
-        core.events,
-        core.applier,
-        core.status,
-        core.traffic,
-    ));
-    let traffic_task = core.traffic_task;
-    let bound = match ipc::listener::bind(&config.socket, access.gid) {
+    tracing::info!(
+        fd_limit,
+        max = fair.budget.max,
+        per_uid = fair.budget.per_uid,
+        root_reserve = fair.budget.root_reserve,
+        "socket connection budget"
+    );
+    let bound = match ipc::listener::bind(&running.config.socket, access.gid) {
         Ok(bound) => bound,
         Err(e) => {
-            shutdown.cancel();
-            let _ = core.applier_task.await;
-            close_store(store).await;
+            running.stop().await;
             anyhow::bail!(e);
         }
     };
 
-    tokio::spawn(watch_signals(shutdown.clone()));
+    tokio::spawn(watch_signals(running.shutdown.clone()));
     tracing::info!(
         socket = %bound.path().display(),
-        database = %config.database.display(),
+        database = %running.config.database.display(),
         group = %access.group_name,
         version = veil_shared::VERSION,
         "veild ready"
@@ -72,9 +66,10 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     let tracker = TaskTracker::new();
     ipc::serve_on(
         &bound,
-        Arc::clone(&service),
+        Arc::clone(&running.service),
         access,
-        shutdown.clone(),
+        fair,
+        running.shutdown.clone(),
         tracker.clone(),
     )
     .await;
@@ -90,28 +85,81 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
             "connections still busy after the drain timeout; closing anyway"
         );
     }
-    // The applier finishes the pass it is in (its changes are idempotent, so cutting it
-    // short would also be safe, but a finished pass leaves fewer pending rows).
-    if tokio::time::timeout(DRAIN_TIMEOUT, core.applier_task)
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            "the applier did not finish its pass in time; pending rows resume at next start"
-        );
-    }
-    // A traffic cycle under way commits or not as a whole; either is exact.
-    if tokio::time::timeout(DRAIN_TIMEOUT, traffic_task)
-        .await
-        .is_err()
-    {
-        tracing::warn!("the traffic poller did not finish its cycle in time");
-    }
     bound.close();
-    drop(service);
-    close_store(store).await;
+    running.stop().await;
     tracing::info!("veild stopped");
     Ok(())
+}
+
+/// The daemon without its front ends: the store, the core side and the service they
+/// serve. `run` puts the socket in front of it; tests and other front ends call
+/// [`Running::service`] directly.
+pub struct Running {
+    pub service: Arc<Service>,
+    pub config: Arc<Config>,
+    store: Store,
+    shutdown: CancellationToken,
+    applier_task: tokio::task::JoinHandle<()>,
+    traffic_task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Opens the store, reads the core config, adopts, and starts the applier, the traffic
+    /// poller and the health watcher (whose first pass resyncs the core).
+    pub async fn start(config: Config) -> anyhow::Result<Running> {
+        let config = Arc::new(config);
+        let store = Store::open(&config.database)
+            .with_context(|| format!("opening the database {}", config.database.display()))?;
+        let shutdown = CancellationToken::new();
+        let core = match start_core(&config, &store, shutdown.clone()).await {
+            Ok(core) => core,
+            Err(e) => {
+                close_store(store).await;
+                return Err(e);
+            }
+        };
+        let service = Arc::new(Service::new(
+            store.clone(),
+            Arc::clone(&config),
+            core.events,
+            core.applier,
+            core.status,
+            core.traffic,
+        ));
+        Ok(Running {
+            service,
+            config,
+            store,
+            shutdown,
+            applier_task: core.applier_task,
+            traffic_task: core.traffic_task,
+        })
+    }
+
+    /// Stops the background tasks (each finishes what it is in, for at most 15 s) and
+    /// closes the store. Front ends must have stopped calling.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        // The applier finishes the pass it is in (its changes are idempotent, so cutting it
+        // short would also be safe, but a finished pass leaves fewer pending rows).
+        if tokio::time::timeout(DRAIN_TIMEOUT, self.applier_task)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "the applier did not finish its pass in time; pending rows resume at next start"
+            );
+        }
+        // A traffic cycle under way commits or not as a whole; either is exact.
+        if tokio::time::timeout(DRAIN_TIMEOUT, self.traffic_task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the traffic poller did not finish its cycle in time");
+        }
+        drop(self.service);
+        close_store(self.store).await;
+    }
 }
 
 /// The core side: what `start_core` hands the rest of start-up.
@@ -144,10 +192,7 @@ async fn start_core(
         .await
         .with_context(|| format!("reading the core config (core.config = {:?})", core.config))?;
     // Vision needs the same flow on the user as on the client; v2fly has no flow at all.
-    let flow = match core.flavor {
-        Flavor::Xray => inbound.flow.clone(),
-        Flavor::V2fly => String::new(),
-    };
+    let flow = inbound.key_flow(core.flavor).to_owned();
     let call_timeout = Duration::from_millis(core.call_timeout_ms);
     let link = CoreLink::new(LinkOptions {
         flavor: core.flavor,
@@ -178,13 +223,14 @@ async fn start_core(
     let settle_timeout = call_timeout * 2 + Duration::from_secs(30);
     let (handle, applier_task) = applier.spawn(settle_timeout, shutdown.clone());
     let (traffic, traffic_task) = Traffic::start(
-        TrafficParts {
+        TrafficShared {
             store: store.clone(),
             link: link.clone(),
             events: events.clone(),
             applier: handle.clone(),
             config: config.traffic.clone(),
             core_config: core.config.clone(),
+            live: std::sync::Mutex::default(),
         },
         shutdown.clone(),
     );

@@ -3,7 +3,9 @@
 //!
 //! - [`config`]: `veild.toml`, strict and validated at start.
 //! - [`store`]: SQLite, one group-committing writer and a reader pool.
-//! - [`service`]: the one service layer (validation, audit, events) behind every front end.
+//! - [`service`]: the typed service every front end calls (one method per operation).
+//! - [`error`]: the service's errors: a kind and a message, no wire format.
+//! - [`logging`]: every log line scrubbed: one line, no control characters, no whole UUID.
 //! - [`ipc`]: the Unix socket: binding, access control, JSON-RPC connections.
 //! - [`corelink`]: the gRPC link to the core (Xray or v2fly).
 //! - [`applier`]: the one task that applies pending keys to the core and the config file.
@@ -22,7 +24,9 @@ pub mod corefile;
 pub mod corelink;
 pub mod daemon;
 pub mod doctor;
+pub mod error;
 pub mod ipc;
+pub mod logging;
 pub mod service;
 pub mod share;
 pub mod store;

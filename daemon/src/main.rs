@@ -56,8 +56,9 @@ fn init_logging(args: &Args) -> anyhow::Result<()> {
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+        .with_writer(veild::logging::Scrubbed(std::io::stderr))
+        // No colours: the scrubber escapes every control character, the formatter's too.
+        .with_ansi(false);
     match args.log_format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use veil_shared::api::CoreStatus;
 
 use crate::applier::{ApplierHandle, ResyncReason, Status, email_for, id_from_email};
-use crate::corelink::CoreLink;
+use crate::corelink::{CoreLink, FlavorApi as _};
 use crate::store::{Store, keys};
 
 /// How far the core's computed start time may wander (whole-second uptimes, our own

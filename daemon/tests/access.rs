@@ -5,107 +5,19 @@
 mod support;
 
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Command, Stdio};
 
 use serde_json::json;
-use support::daemon::{Daemon, DaemonConfig, veil_bin};
-
-/// Throwaway accounts, removed on drop even when the test fails.
-struct Accounts {
-    group: String,
-    member: String,
-    outsider: String,
-}
-
-impl Accounts {
-    fn create() -> Accounts {
-        let tag = format!("{}{}", std::process::id() % 100_000, rand_suffix());
-        let a = Accounts {
-            group: format!("vtg{tag}"),
-            member: format!("vtm{tag}"),
-            outsider: format!("vto{tag}"),
-        };
-        run(&["groupadd", &a.group]);
-        run(&[
-            "useradd",
-            "-M",
-            "-N",
-            "-s",
-            "/usr/sbin/nologin",
-            "-G",
-            &a.group,
-            &a.member,
-        ]);
-        run(&[
-            "useradd",
-            "-M",
-            "-N",
-            "-s",
-            "/usr/sbin/nologin",
-            &a.outsider,
-        ]);
-        a
-    }
-}
-
-impl Drop for Accounts {
-    fn drop(&mut self) {
-        for user in [&self.member, &self.outsider] {
-            let _ = Command::new("userdel")
-                .arg(user)
-                .stderr(Stdio::null())
-                .status();
-        }
-        let _ = Command::new("groupdel")
-            .arg(&self.group)
-            .stderr(Stdio::null())
-            .status();
-    }
-}
-
-fn rand_suffix() -> u32 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos()
-        % 1000
-}
-
-fn run(args: &[&str]) {
-    let status = Command::new(args[0]).args(&args[1..]).status().unwrap();
-    assert!(status.success(), "{args:?} failed");
-}
-
-/// Runs `veil --socket S --json ARGS` as `user` (with that user's groups, via runuser).
-fn veil_as(user: &str, socket: &std::path::Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new("runuser")
-        .args(["-u", user, "--"])
-        .arg(veil_bin())
-        .arg("--socket")
-        .arg(socket)
-        .arg("--json")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use support::accounts::{Accounts, veil_as};
+use support::daemon::{Daemon, DaemonConfig};
+use support::tempdir;
 
 #[test]
 fn only_root_and_socket_group_members_are_served() {
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("SKIPPED: needs root to create throwaway users (CI runs as root)");
+    let Some(accounts) = Accounts::create(1) else {
         return;
-    }
-    let accounts = Accounts::create();
-    let dir = tempfile::Builder::new()
-        .prefix("veil-access-")
-        .tempdir()
-        .unwrap();
+    };
+    let member = accounts.members[0].clone();
+    let dir = tempdir();
     // Let other users reach the socket file; its own mode is what guards it.
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let d = Daemon::start_with(
@@ -117,7 +29,7 @@ fn only_root_and_socket_group_members_are_served() {
     );
 
     // A member of the group is served.
-    let (code, out, err) = veil_as(&accounts.member, &d.socket, &["key", "add", "from-member"]);
+    let (code, out, err) = veil_as(&member, &d.socket, &["key", "add", "from-member"]);
     assert_eq!(code, 0, "member refused: {err}");
     assert!(out.contains("from-member"));
 
@@ -152,7 +64,7 @@ fn only_root_and_socket_group_members_are_served() {
             .any(|e| e["uid"] == uid && e["outcome"] == "forbidden" && e["method"] == "connect"),
         "{entries:?}"
     );
-    let member_uid = nix::unistd::User::from_name(&accounts.member)
+    let member_uid = nix::unistd::User::from_name(&member)
         .unwrap()
         .unwrap()
         .uid

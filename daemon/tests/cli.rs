@@ -5,13 +5,11 @@
 mod support;
 
 use support::daemon::{Daemon, run_veil};
+use support::tempdir;
 
 #[test]
 fn veil_manages_keys_by_id_uuid_and_name() {
-    let dir = tempfile::Builder::new()
-        .prefix("veil-cli-")
-        .tempdir()
-        .unwrap();
+    let dir = tempdir();
     let d = Daemon::start(dir.path());
 
     let key = d.veil_json(&["key", "add", "Ольга 🌸", "--note", "phone"]);
@@ -78,10 +76,7 @@ fn veil_manages_keys_by_id_uuid_and_name() {
 
 #[test]
 fn veil_socket_env_overrides_the_default() {
-    let dir = tempfile::Builder::new()
-        .prefix("veil-cli-")
-        .tempdir()
-        .unwrap();
+    let dir = tempdir();
     let d = Daemon::start(dir.path());
     let out = std::process::Command::new(support::daemon::veil_bin())
         .args(["--json", "key", "add", "via-env"])

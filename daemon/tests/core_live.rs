@@ -10,7 +10,6 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -19,48 +18,13 @@ use support::core_harness::{
     v2ray_test_config,
 };
 use support::daemon::{CoreSection, Daemon, DaemonConfig, poll_until};
+use support::{email_of, id_of, runtime, serial, tempdir, uuid_of};
 use veild::corelink::{AddOutcome, CoreUser, RemoveOutcome};
 
 /// A key that should work does so within this long (client start-up, first connection).
 const WORKS_WITHIN: Duration = Duration::from_secs(10);
 /// Bound for the daemon to converge after an event (core back, veild restarted, bulk).
 const CONVERGE: Duration = Duration::from_secs(60);
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
-
-fn tempdir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("veil-live-")
-        .tempdir()
-        .expect("tempdir")
-}
-
-/// The email veild gives a key in the core: derived from the immutable id.
-fn email_of(id: i64) -> String {
-    format!("key-{id}@veil")
-}
-
-fn uuid_of(key: &Value) -> String {
-    key["uuid"].as_str().expect("key.uuid").to_lowercase()
-}
-
-fn id_of(key: &Value) -> i64 {
-    key["id"].as_i64().expect("key.id")
-}
 
 /// `(uuid, email)` as veild should list an active key in the core and the file.
 fn expected_client(key: &Value) -> (String, String) {
@@ -117,9 +81,7 @@ impl Live {
     }
 
     fn wait_core_up(&self) -> Value {
-        self.d.wait_health("core.status == up", CONVERGE, |h| {
-            h["core"]["status"] == "up"
-        })
+        self.d.wait_core_up(CONVERGE)
     }
 
     /// A fresh client with `uuid` downloads the whole file (retried until [`WORKS_WITHIN`]).

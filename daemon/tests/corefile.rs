@@ -416,8 +416,8 @@ async fn flow_is_written_only_when_set() {
     assert_eq!(loaded.clients, c);
     // Tie between "" and vision: the first seen wins.
     assert_eq!(loaded.flow, "");
-    assert_eq!(loaded.network.as_deref(), Some("tcp"));
-    assert_eq!(loaded.security.as_deref(), Some("none"));
+    assert_eq!(loaded.stream.network.as_deref(), Some("tcp"));
+    assert_eq!(loaded.stream.security.as_deref(), Some("none"));
     assert_eq!(loaded.port, Some(8443));
     assert_eq!(loaded.listen.as_deref(), Some("0.0.0.0"));
 }

@@ -8,7 +8,6 @@ mod support;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -16,22 +15,10 @@ use support::core_harness::{free_port, test_link};
 use support::daemon::{
     CoreSection, Daemon, DaemonConfig, current_group, poll_until, run_veil, veil_bin, veild_bin,
 };
+use support::{serial, tempdir};
 use veild::corelink::Flavor;
 
 const CONVERGE: Duration = Duration::from_secs(60);
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn tempdir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("veil-doctor-")
-        .tempdir()
-        .unwrap()
-}
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -297,7 +284,7 @@ fn veil_doctor_through_a_running_veild() {
             ..Default::default()
         },
     );
-    d.wait_health("core up", CONVERGE, |h| h["core"]["status"] == "up");
+    d.wait_core_up(CONVERGE);
     d.call("key.create", json!({"name": "alice"}));
     d.wait_no_pending(CONVERGE);
 

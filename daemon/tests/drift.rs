@@ -12,17 +12,10 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use support::core_harness::{FakeUser, FakeXrayCore, VLESS_TAG, config_clients};
 use support::daemon::{CoreSection, Daemon, DaemonConfig, poll_until};
+use support::{email_of, id_of, runtime, tempdir, uuid_of};
 
 const CONVERGE: Duration = Duration::from_secs(30);
 const DRIFT_INTERVAL_MS: u64 = 300;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
 
 /// A minimal Xray-style config: the fake core does not read it, the test command is `true`.
 fn write_xray_config(dir: &Path, api: &str) -> PathBuf {
@@ -52,10 +45,7 @@ struct Drift {
 
 impl Drift {
     fn start() -> Drift {
-        let dir = tempfile::Builder::new()
-            .prefix("veil-drift-")
-            .tempdir()
-            .unwrap();
+        let dir = tempdir();
         let rt = runtime();
         let fake = rt.block_on(FakeXrayCore::start());
         let config = write_xray_config(dir.path(), &fake.api_addr());
@@ -68,9 +58,7 @@ impl Drift {
                 ..Default::default()
             },
         );
-        d.wait_health("core.status == up", CONVERGE, |h| {
-            h["core"]["status"] == "up"
-        });
+        d.wait_core_up(CONVERGE);
         Drift {
             d,
             fake,
@@ -85,12 +73,7 @@ impl Drift {
         self.d
             .keys_in("active")
             .iter()
-            .map(|k| {
-                (
-                    format!("key-{}@veil", k["id"]),
-                    k["uuid"].as_str().unwrap().to_lowercase(),
-                )
-            })
+            .map(|k| (email_of(id_of(k)), uuid_of(k)))
             .collect()
     }
 

@@ -11,7 +11,6 @@ mod support;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -20,6 +19,7 @@ use support::core_harness::{
     v2ray_test_config,
 };
 use support::daemon::{CoreSection, Daemon, DaemonConfig};
+use support::{runtime, serial, tempdir};
 use veil_shared::link::encode_component;
 
 const CONVERGE: Duration = Duration::from_secs(60);
@@ -28,28 +28,6 @@ const WORKS_WITHIN: Duration = Duration::from_secs(15);
 /// A keypair made by OpenSSL (see veil-shared's tests/links.rs).
 const PRIVATE_KEY: &str = "sA2yGdRHTLJZ5I04MWQusVHurkBlxJEdvRxo-7bVmXI";
 const PUBLIC_KEY: &str = "efDFnWUKOkIqOhu4nlcP9-Gx_jIutsZCFYgI8q9ebwo";
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-/// The tests start several processes each; on two cores they run one at a time.
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn tempdir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("veil-links-")
-        .tempdir()
-        .unwrap()
-}
 
 /// A v2ray client process started on a config file; killed on drop.
 struct ClientProcess {
@@ -113,7 +91,7 @@ fn key_config_carries_a_download_through_a_real_v2ray() {
             ..Default::default()
         },
     );
-    d.wait_health("core up", CONVERGE, |h| h["core"]["status"] == "up");
+    d.wait_core_up(CONVERGE);
 
     let name = "Маша 🦊 a+b=c&d #1 100%";
     let key = d.call("key.create", json!({"name": name}));
@@ -246,7 +224,7 @@ impl Reality {
                 ..Default::default()
             },
         );
-        d.wait_health("core up", CONVERGE, |h| h["core"]["status"] == "up");
+        d.wait_core_up(CONVERGE);
         Reality {
             d,
             config,

@@ -10,13 +10,7 @@ use std::io::{BufRead, BufReader, Write};
 
 use serde_json::{Value, json};
 use support::daemon::{Daemon, RawClient};
-
-fn tempdir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("veil-test-")
-        .tempdir()
-        .expect("tempdir")
-}
+use support::tempdir;
 
 #[test]
 fn crud_by_id_uuid_and_name() {
@@ -198,6 +192,21 @@ fn bad_input_gets_errors_and_the_daemon_keeps_serving() {
         (resp["id"].clone(), resp["error"]["code"].clone()),
         (json!(9), json!(-32600))
     );
+
+    // Ids are echoed exactly or refused: never rounded through a float.
+    c.send_bytes(b"{\"jsonrpc\":\"2.0\",\"id\":18446744073709551615,\"method\":\"health\"}\n");
+    assert_eq!(c.read_line()["id"], json!(u64::MAX));
+    for id in ["123456789012345678901234567890", "1.5", "1e3"] {
+        c.send_bytes(
+            format!("{{\"jsonrpc\":\"2.0\",\"id\":{id},\"method\":\"health\"}}\n").as_bytes(),
+        );
+        let resp = c.read_line();
+        assert_eq!(
+            (resp["id"].clone(), resp["error"]["code"].clone()),
+            (Value::Null, json!(-32600)),
+            "id {id}: {resp}"
+        );
+    }
 
     // 2 MiB on one line: answered with an error, not buffered, not fatal.
     let mut huge =

@@ -18,13 +18,14 @@ mod support;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 use support::core_harness::{FakeXrayCore, HttpFileServer, V2rayClient, V2rayServer, test_bytes};
 use support::daemon::{CoreSection, Daemon, DaemonConfig, poll_until};
+use support::{id_of, runtime, serial, tempdir, uuid_of};
 
 const KIB: u64 = 1024;
 const MIB: u64 = 1024 * 1024;
@@ -32,29 +33,6 @@ const MIB: u64 = 1024 * 1024;
 const WORKS_WITHIN: Duration = Duration::from_secs(10);
 /// Bound for veild to converge after an event.
 const CONVERGE: Duration = Duration::from_secs(60);
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
-
-fn tempdir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("veil-traffic-")
-        .tempdir()
-        .expect("tempdir")
-}
 
 /// The `[traffic]` table for veild.toml.
 fn traffic_section(interval_ms: u64) -> String {
@@ -68,14 +46,6 @@ fn response_bytes(len: usize) -> u64 {
         "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"
     );
     (header.len() + len) as u64
-}
-
-fn id_of(key: &Value) -> i64 {
-    key["id"].as_i64().expect("key.id")
-}
-
-fn uuid_of(key: &Value) -> String {
-    key["uuid"].as_str().expect("key.uuid").to_lowercase()
 }
 
 fn u64_of(v: &Value, member: &str) -> u64 {
@@ -108,9 +78,7 @@ impl Live {
                 ..Default::default()
             },
         );
-        d.wait_health("core.status == up", CONVERGE, |h| {
-            h["core"]["status"] == "up"
-        });
+        d.wait_core_up(CONVERGE);
         Live {
             d,
             files,
@@ -864,9 +832,10 @@ fn the_cli_shows_sets_and_resets_traffic() {
         (updated["data_limit"].clone(), updated["expires_at"].clone()),
         (Value::Null, Value::Null)
     );
+    // A bare date as an expiry means the end of that day (UTC): the key works on the 1st.
     let updated =
         f.d.veil_json(&["key", "update", "alice", "--expires", "2027-01-01"]);
-    assert_eq!(updated["expires_at"], 1_798_761_600);
+    assert_eq!(updated["expires_at"], 1_798_847_999);
     let (code, text, err) = f.d.veil(&["traffic", "reset", "alice"]);
     assert_eq!(code, 0, "{err}");
     assert!(

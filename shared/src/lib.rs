@@ -3,17 +3,20 @@
 //! - [`rpc`]: the JSON-RPC 2.0 envelope (requests, responses, notifications, errors).
 //! - [`api`]: every method's parameters and result, and every event, as typed structs.
 //! - [`model`]: the key model (states, reasons, identifiers).
-//! - [`validate`]: input rules for names, ids and UUIDs (S14).
+//! - [`validate`]: input rules for names, ids and UUIDs, applied to every input before use.
 //! - [`framing`]: newline-delimited framing with a line cap.
 //! - [`client`]: an async client for the socket, used by the CLI, the dashboard and tests.
 //! - [`traffic`]: per-key traffic, history, resets and online users on the wire.
-//! - [`reality`]: REALITY keys (X25519) and the endpoint clients dial, read from the core config.
+//! - [`coreconfig`]: the one model of the core's config (the managed inbound, its REALITY
+//!   settings) and the one [`coreconfig::Flavor`] type.
+//! - [`reality`]: REALITY keys (X25519) and the endpoint clients dial, built from that model.
 //! - [`link`]: `vless://` share links; [`clientconfig`]: client configs; [`qr`]: QR codes.
-//! - [`doctor`]: the doctor's report and the checks of a core config.
+//! - [`doctor`]: the doctor's report on the wire (the checks run in the daemon).
 
 pub mod api;
 pub mod client;
 pub mod clientconfig;
+pub mod coreconfig;
 pub mod doctor;
 pub mod framing;
 pub mod link;
@@ -27,6 +30,11 @@ pub mod validate;
 /// The socket protocol version. Bumped on any incompatible change; `hello` returns it and
 /// clients refuse to talk to a daemon with another version.
 pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Additions within [`PROTOCOL_VERSION`]: new members and kinds an older client may ignore.
+/// 1: actors have a `kind` (peer, token, daemon); audit entries carry the actor; the
+/// error code `too_many_connections`; numeric request ids must be exact integers.
+pub const PROTOCOL_MINOR: u32 = 1;
 
 /// The largest request line the daemon reads (1 MiB, newline excluded). A longer line is
 /// answered with an `invalid_input` error and skipped; the connection stays usable.

@@ -3,7 +3,8 @@
 //! - Keys: X25519, 32 bytes, written as base64 "RawURL" (URL alphabet `-` `_`, no padding,
 //!   43 characters), the form `xray x25519` prints and `realitySettings.privateKey` takes.
 //! - [`Endpoint`]: port, transport, flow and security (with the REALITY client parameters),
-//!   read from the managed inbound's JSON. Share links and client configs are built from it.
+//!   built from the managed inbound as [`crate::coreconfig`] reads it. Share links and
+//!   client configs are built from it.
 
 use base64::Engine as _;
 use base64::alphabet;
@@ -12,6 +13,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use thiserror::Error;
 use x25519_dalek::{PublicKey, StaticSecret};
+
+use crate::coreconfig::{Flavor, ManagedInbound, RealitySettings, StreamSettings};
 
 /// Bytes in an X25519 key.
 pub const KEY_BYTES: usize = 32;
@@ -168,7 +171,7 @@ pub struct RealityClient {
     pub server_name: String,
     /// Derived from the server's `privateKey`.
     pub public_key: String,
-    /// The first non-empty of the server's `shortIds` (every key shares it, S3), else `""`.
+    /// The first non-empty of the server's `shortIds` (every key shares it: Veil gives all keys one shortId), else `""`.
     pub short_id: String,
     pub fingerprint: String,
     pub spider_x: String,
@@ -197,34 +200,48 @@ pub enum EndpointError {
     PrivateKey(KeyError),
     #[error("realitySettings.shortIds: {0}")]
     ShortId(String),
+    #[error("the inbound asks for REALITY, which v2ray 4.x does not have (it serves plain VLESS)")]
+    RealityOnV2fly,
 }
 
 impl Endpoint {
-    /// Reads the endpoint from the managed inbound: its `port` (already read as a single
-    /// port, `None` if it is not one), its `streamSettings` object, and the flow every key
-    /// gets (the inbound's flow on Xray, `""` on v2fly).
+    /// The endpoint of the managed inbound as the core `flavor` serves it: its port, its
+    /// stream settings, and the flow every key gets (the inbound's flow on Xray, `""` on
+    /// v2fly). The one place links and client configs learn what to dial.
+    pub fn of_inbound(inbound: &ManagedInbound, flavor: Flavor) -> Result<Endpoint, EndpointError> {
+        let endpoint = Self::from_stream(inbound.port, &inbound.stream, inbound.key_flow(flavor))?;
+        if !flavor.has_reality() && matches!(endpoint.security, Security::Reality(_)) {
+            return Err(EndpointError::RealityOnV2fly);
+        }
+        Ok(endpoint)
+    }
+
+    /// Reads the endpoint from the managed inbound's parts: its `port` (already read as a
+    /// single port, `None` if it is not one), its `streamSettings` object, and the flow every
+    /// key gets.
     pub fn read(
         port: Option<u16>,
         stream_settings: Option<&Value>,
         flow: &str,
     ) -> Result<Endpoint, EndpointError> {
+        Self::from_stream(port, &StreamSettings::read(stream_settings), flow)
+    }
+
+    /// Like [`Endpoint::read`], with the stream settings already read.
+    pub fn from_stream(
+        port: Option<u16>,
+        stream: &StreamSettings,
+        flow: &str,
+    ) -> Result<Endpoint, EndpointError> {
         let port = port.filter(|p| *p != 0).ok_or(EndpointError::NoPort)?;
-        let text = |key: &str| {
-            stream_settings
-                .and_then(|s| s.get(key))
-                .and_then(Value::as_str)
-                .map(str::to_ascii_lowercase)
-                .unwrap_or_default()
-        };
-        match text("network").as_str() {
-            "" | "tcp" | "raw" => {}
-            other => return Err(EndpointError::Network(other.to_owned())),
+        if !stream.is_raw_tcp() {
+            return Err(EndpointError::Network(
+                stream.network.clone().unwrap_or_default(),
+            ));
         }
-        let security = match text("security").as_str() {
+        let security = match stream.security_name() {
             "" | "none" => Security::None,
-            "reality" => Security::Reality(reality_client(
-                stream_settings.and_then(|s| s.get("realitySettings")),
-            )?),
+            "reality" => Security::Reality(RealityClient::of_server(stream.reality.as_ref())?),
             other => return Err(EndpointError::Security(other.to_owned())),
         };
         Ok(Endpoint {
@@ -244,43 +261,27 @@ impl Endpoint {
     }
 }
 
-/// Reads the client half of a server's `realitySettings`.
-pub fn reality_client(settings: Option<&Value>) -> Result<RealityClient, EndpointError> {
-    let settings = settings
-        .filter(|s| s.is_object())
-        .ok_or(EndpointError::NoRealitySettings)?;
-    let strings = |key: &str| -> Vec<&str> {
-        settings
-            .get(key)
-            .and_then(Value::as_array)
-            .map(|list| list.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default()
-    };
-    let server_name = strings("serverNames")
-        .into_iter()
-        .map(str::trim)
-        .find(|n| !n.is_empty())
-        .ok_or(EndpointError::NoServerName)?
-        .to_owned();
-    let private_key = settings
-        .get("privateKey")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let public_key = public_key_of(private_key).map_err(EndpointError::PrivateKey)?;
-    let short_id = strings("shortIds")
-        .into_iter()
-        .find(|id| !id.is_empty())
-        .unwrap_or_default();
-    if let Some(problem) = short_id_problem(short_id) {
-        return Err(EndpointError::ShortId(problem));
+impl RealityClient {
+    /// The client half of a server's `realitySettings` (`None`: the server has none).
+    pub fn of_server(settings: Option<&RealitySettings>) -> Result<RealityClient, EndpointError> {
+        let settings = settings.ok_or(EndpointError::NoRealitySettings)?;
+        let server_name = settings
+            .server_name()
+            .ok_or(EndpointError::NoServerName)?
+            .to_owned();
+        let public_key = settings.public_key().map_err(EndpointError::PrivateKey)?;
+        let short_id = settings.short_id();
+        if let Some(problem) = short_id_problem(short_id) {
+            return Err(EndpointError::ShortId(problem));
+        }
+        Ok(RealityClient {
+            server_name,
+            public_key,
+            short_id: short_id.to_ascii_lowercase(),
+            fingerprint: FINGERPRINT.to_owned(),
+            spider_x: SPIDER_X.to_owned(),
+        })
     }
-    Ok(RealityClient {
-        server_name,
-        public_key,
-        short_id: short_id.to_ascii_lowercase(),
-        fingerprint: FINGERPRINT.to_owned(),
-        spider_x: SPIDER_X.to_owned(),
-    })
 }
 
 #[cfg(test)]
@@ -354,6 +355,27 @@ mod tests {
             (r.fingerprint.as_str(), r.spider_x.as_str()),
             ("chrome", "/")
         );
+    }
+
+    #[test]
+    fn endpoint_of_the_managed_inbound_per_flavor() {
+        let pair = generate_keypair();
+        let root = json!({"inbounds": [{"tag": "in", "protocol": "vless", "port": "443",
+            "settings": {"flow": VISION, "clients": []},
+            "streamSettings": stream(json!({"serverNames": ["a"], "privateKey": pair.private_key,
+                                            "shortIds": ["ab"]}))}]});
+        let inbound = ManagedInbound::read(&root, "in").unwrap();
+        let e = Endpoint::of_inbound(&inbound, Flavor::Xray).unwrap();
+        assert_eq!((e.port, e.flow.as_str()), (443, VISION));
+        assert_eq!(
+            Endpoint::of_inbound(&inbound, Flavor::V2fly),
+            Err(EndpointError::RealityOnV2fly)
+        );
+        let plain = json!({"inbounds": [{"tag": "in", "protocol": "vless", "port": 1,
+            "settings": {"flow": VISION}}]});
+        let inbound = ManagedInbound::read(&plain, "in").unwrap();
+        let e = Endpoint::of_inbound(&inbound, Flavor::V2fly).unwrap();
+        assert_eq!((e.flow.as_str(), e.security), ("", Security::None));
     }
 
     #[test]

@@ -26,12 +26,15 @@ pub enum ErrorCode {
     Forbidden,
     /// The client speaks another protocol version.
     VersionMismatch,
+    /// Every connection slot open to this caller is taken (its uid's cap, or the total);
+    /// close idle connections or try again later.
+    TooManyConnections,
     /// Something failed inside the daemon; the log has details.
     Internal,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 8] = [
+    pub const ALL: [ErrorCode; 9] = [
         ErrorCode::InvalidInput,
         ErrorCode::UnknownMethod,
         ErrorCode::NotFound,
@@ -39,6 +42,7 @@ impl ErrorCode {
         ErrorCode::CoreUnavailable,
         ErrorCode::Forbidden,
         ErrorCode::VersionMismatch,
+        ErrorCode::TooManyConnections,
         ErrorCode::Internal,
     ];
 
@@ -54,6 +58,7 @@ impl ErrorCode {
             ErrorCode::CoreUnavailable => -32003,
             ErrorCode::Forbidden => -32004,
             ErrorCode::VersionMismatch => -32005,
+            ErrorCode::TooManyConnections => -32006,
         }
     }
 
@@ -66,6 +71,7 @@ impl ErrorCode {
             ErrorCode::CoreUnavailable => "core_unavailable",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::VersionMismatch => "version_mismatch",
+            ErrorCode::TooManyConnections => "too_many_connections",
             ErrorCode::Internal => "internal",
         }
     }

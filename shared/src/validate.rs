@@ -1,4 +1,4 @@
-//! Input rules (S14). A name is what a phone shows as the profile title, so every script
+//! Input rules (names' length and characters, positive ids, UUID format). A name is what a phone shows as the profile title, so every script
 //! and emoji is welcome; what is refused is what breaks a line, hides text or makes a name
 //! ambiguous with an id or a UUID. Safety comes from bound SQL parameters and encoding at
 //! each output, not from banning characters here.
@@ -40,6 +40,26 @@ pub enum InvalidInput {
     IdOutOfRange(String),
     #[error("key reference is empty")]
     EmptyRef,
+    #[error(
+        "expires_at {0} is out of range; give Unix seconds from {EXPIRES_MIN} (2000-01-01) to {EXPIRES_MAX} (9999-12-31 23:59:59 UTC)"
+    )]
+    ExpiryOutOfRange(i64),
+}
+
+/// The earliest expiry accepted: 2000-01-01T00:00:00Z (anything earlier is a mistake, such
+/// as milliseconds read as a negative number).
+pub const EXPIRES_MIN: i64 = 946_684_800;
+/// The latest expiry accepted: 9999-12-31T23:59:59Z (the last second a four-digit year
+/// can show).
+pub const EXPIRES_MAX: i64 = 253_402_300_799;
+
+/// Checks an expiry time (Unix seconds) is within [`EXPIRES_MIN`]..=[`EXPIRES_MAX`].
+pub fn expires_at(secs: i64) -> Result<i64, InvalidInput> {
+    if (EXPIRES_MIN..=EXPIRES_MAX).contains(&secs) {
+        Ok(secs)
+    } else {
+        Err(InvalidInput::ExpiryOutOfRange(secs))
+    }
 }
 
 /// Describes a refused character for an error message without echoing it raw.
@@ -165,6 +185,16 @@ pub fn key_ref(raw: &str) -> Result<KeyRef, InvalidInput> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn expiry_is_bounded_to_four_digit_years() {
+        for bad in [i64::MIN, -1, 0, EXPIRES_MIN - 1, EXPIRES_MAX + 1, i64::MAX] {
+            assert_eq!(expires_at(bad), Err(InvalidInput::ExpiryOutOfRange(bad)));
+        }
+        for good in [EXPIRES_MIN, 1_801_439_999, EXPIRES_MAX] {
+            assert_eq!(expires_at(good), Ok(good));
+        }
+    }
 
     #[test]
     fn names_of_every_script_are_welcome() {

@@ -317,7 +317,12 @@ fn sample_audit() -> AuditPage {
             AuditEntry {
                 id: 1,
                 time: 1_795_708_980,
-                uid: 0,
+                actor: Actor::Peer {
+                    uid: 0,
+                    gid: 0,
+                    pid: Some(99),
+                },
+                uid: Some(0),
                 pid: Some(99),
                 method: "key.create".into(),
                 key_id: Some(7),
@@ -328,7 +333,11 @@ fn sample_audit() -> AuditPage {
             AuditEntry {
                 id: 2,
                 time: 0,
-                uid: 1000,
+                actor: Actor::Token {
+                    name: "billing".into(),
+                    remote: "203.0.113.9:5123".into(),
+                },
+                uid: None,
                 pid: None,
                 method: "key.get".into(),
                 key_id: None,
@@ -741,6 +750,7 @@ fn every_result_round_trips() {
 
     result_round_trip::<HelloParams>(&HelloResult {
         protocol: veil_shared::PROTOCOL_VERSION,
+        protocol_minor: veil_shared::PROTOCOL_MINOR,
         version: veil_shared::VERSION.into(),
     });
     mark(HelloParams::NAME);
@@ -938,23 +948,54 @@ fn enums_are_written_as_their_snake_case_names() {
 // Events
 
 #[test]
+fn actors_are_tagged_by_kind_and_old_untagged_peers_still_read() {
+    let peer = Actor::Peer {
+        uid: 1000,
+        gid: 100,
+        pid: Some(7),
+    };
+    assert_eq!(
+        serde_json::to_value(&peer).unwrap(),
+        json!({"kind": "peer", "uid": 1000, "gid": 100, "pid": 7})
+    );
+    let old: Actor = serde_json::from_value(json!({"uid": 1000, "gid": 100, "pid": 7})).unwrap();
+    assert_eq!(old, peer);
+    let token: Actor =
+        serde_json::from_value(json!({"kind": "token", "name": "billing", "remote": "10.0.0.5"}))
+            .unwrap();
+    assert_eq!(token.describe(), "token 'billing' from 10.0.0.5");
+    let daemon: Actor = serde_json::from_value(json!({"kind": "daemon", "task": "reset"})).unwrap();
+    assert_eq!(daemon.describe(), "veild (reset)");
+    assert!(serde_json::from_value::<Actor>(json!({"kind": "alien"})).is_err());
+    assert!(serde_json::from_value::<Actor>(json!({"kind": "daemon", "task": "x"})).is_err());
+}
+
+#[test]
 fn every_event_round_trips() {
     let actors = [
         None,
-        Some(Actor {
+        Some(Actor::Peer {
             uid: 0,
             gid: 0,
             pid: None,
         }),
-        Some(Actor {
+        Some(Actor::Peer {
             uid: 1000,
             gid: 999,
             pid: Some(4242),
         }),
+        Some(Actor::Token {
+            name: "billing bot 🦊".into(),
+            remote: "[2001:db8::1]:443".into(),
+        }),
+        Some(Actor::Daemon {
+            task: DaemonTask::Enforce,
+        }),
     ];
     for action in every_action() {
-        for actor in actors {
+        for actor in &actors {
             for key in [full_key(), bare_key()] {
+                let actor = actor.clone();
                 event_round_trip(&Event::Key(KeyEvent { action, key, actor }));
             }
         }
@@ -1028,6 +1069,7 @@ fn code_is_listed(code: ErrorCode) -> ErrorCode {
         | ErrorCode::CoreUnavailable
         | ErrorCode::Forbidden
         | ErrorCode::VersionMismatch
+        | ErrorCode::TooManyConnections
         | ErrorCode::Internal => code,
     }
 }
@@ -1035,7 +1077,7 @@ fn code_is_listed(code: ErrorCode) -> ErrorCode {
 #[test]
 fn error_codes_are_distinct_and_named_consistently() {
     let all: Vec<ErrorCode> = ErrorCode::ALL.into_iter().map(code_is_listed).collect();
-    assert_eq!(all.len(), 8, "ErrorCode::ALL misses a code");
+    assert_eq!(all.len(), 9, "ErrorCode::ALL misses a code");
     let rpc: BTreeSet<i64> = all.iter().map(|c| c.rpc_code()).collect();
     assert_eq!(rpc.len(), all.len(), "two codes share an rpc code");
     let names: BTreeSet<&str> = all.iter().map(|c| c.as_str()).collect();

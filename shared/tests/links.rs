@@ -10,6 +10,7 @@ use serde_json::json;
 use url::{Host, Url};
 use uuid::Uuid;
 use veil_shared::clientconfig::{LocalPorts, client_config};
+use veil_shared::coreconfig::{self, Flavor, ManagedInbound};
 use veil_shared::link::{encode_component, vless_link};
 use veil_shared::qr::{self, Colors};
 use veil_shared::reality::{self, Endpoint, RealityClient, Security, VISION};
@@ -278,6 +279,15 @@ fn endpoint_and_client_config_from_a_server_config() {
     });
     let endpoint = Endpoint::read(Some(443), server.get("streamSettings"), VISION).unwrap();
     assert_eq!(endpoint, reality_endpoint("/"));
+    // The same endpoint through the one model of the core's config, as veild builds it
+    // (comments in the file are allowed, as the cores allow them).
+    let text = format!("// written by hand\n{{\"inbounds\": [{server}]}}");
+    let root = coreconfig::parse(text.as_bytes()).unwrap().root;
+    let inbound = ManagedInbound::read(&root, "vless-in").unwrap();
+    assert_eq!(
+        Endpoint::of_inbound(&inbound, Flavor::Xray).unwrap(),
+        endpoint
+    );
     let config = client_config(&uuid(), "vpn.example.com", &endpoint, LocalPorts::default());
     let r = &config["outbounds"][0]["streamSettings"]["realitySettings"];
     assert_eq!(

@@ -3,13 +3,18 @@
 //! - `--flavor xray` (the default): VLESS + REALITY + Vision on `--port`, a fresh X25519
 //!   keypair and a random shortId, the REALITY target and server names from the flags,
 //!   `minClientVer` set (so sing-box based clients are not refused), the API on loopback
-//!   (`api.listen`), stats and per-user stats on, the phone-friendly policy of S28, and
+//!   (`api.listen`), stats and per-user stats on, the phone-friendly policy (short
+//!   handshake and idle timeouts, so phones switching networks reconnect fast), and
 //!   loopback/private destinations blocked for clients (they would otherwise reach the
-//!   API). Written with mode 0600: it holds the private key (S17).
+//!   API). Written with mode 0600: it holds the private key (the seed's rule: files holding
+//!   secrets are readable by their owner only).
 //! - `--flavor v2fly`: plain VLESS for local trials with Debian's v2ray 4.x, which has no
 //!   REALITY or flows and ignores `api.listen` (the API is a dokodemo-door inbound).
 //!
-//! Existing files are never overwritten without `--force`. Nothing here talks to veild.
+//! The written config is read back through the one model of the core's config
+//! (`veil_shared::coreconfig`) that veild's config writer, its share links and the doctor
+//! use, and the summary's public key is the one links will carry. Existing files are never
+//! overwritten without `--force`. Nothing here talks to veild.
 
 use std::fs::{self, OpenOptions, Permissions};
 use std::io::Write;
@@ -19,9 +24,9 @@ use std::path::{Path, PathBuf};
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
 use veil_shared::clientconfig::PRIVATE_RANGES;
-use veil_shared::doctor::{MIN_CLIENT_VERSION, PHONE_POLICY_VALUES};
+use veil_shared::coreconfig::{Flavor, MIN_CLIENT_VERSION, ManagedInbound, PHONE_POLICY_VALUES};
 use veil_shared::link::check_host;
-use veil_shared::reality::{self, VISION};
+use veil_shared::reality::{self, Endpoint, Security, VISION};
 
 use crate::failure::Failure;
 
@@ -33,7 +38,10 @@ pub const VEILD_CONFIG_MODE: u32 = 0o644;
 pub const BUFFER_KIB: u64 = 64;
 /// Hex characters of the generated shortId (8 bytes).
 pub const SHORT_ID_CHARS: usize = 16;
+/// The tag of the VLESS inbound init writes (and veild.toml's `inbound_tag`).
+pub const INBOUND_TAG: &str = "vless-in";
 
+/// `--flavor`: the workspace's [`Flavor`], as clap reads it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum FlavorArg {
     /// Xray-core: VLESS + REALITY + Vision.
@@ -42,19 +50,19 @@ pub enum FlavorArg {
     V2fly,
 }
 
-impl FlavorArg {
-    fn name(self) -> &'static str {
-        match self {
-            FlavorArg::Xray => "xray",
-            FlavorArg::V2fly => "v2fly",
+impl From<FlavorArg> for Flavor {
+    fn from(arg: FlavorArg) -> Flavor {
+        match arg {
+            FlavorArg::Xray => Flavor::Xray,
+            FlavorArg::V2fly => Flavor::V2fly,
         }
     }
+}
 
-    fn default_core_config(self) -> &'static str {
-        match self {
-            FlavorArg::Xray => "/usr/local/etc/xray/config.json",
-            FlavorArg::V2fly => "/etc/v2ray/config.json",
-        }
+fn default_core_config(flavor: Flavor) -> &'static str {
+    match flavor {
+        Flavor::Xray => "/usr/local/etc/xray/config.json",
+        Flavor::V2fly => "/etc/v2ray/config.json",
     }
 }
 
@@ -115,7 +123,7 @@ pub struct InitArgs {
 /// What init decided, for the summary (never the private key).
 #[derive(Debug, serde::Serialize)]
 pub struct Written {
-    pub flavor: &'static str,
+    pub flavor: Flavor,
     pub core_config: PathBuf,
     pub veild_config: PathBuf,
     pub host: String,
@@ -158,7 +166,9 @@ pub struct Plan {
     veild_toml: String,
 }
 
-pub fn plan(args: &InitArgs, socket: &Path) -> Result<Plan, Failure> {
+/// Checks `--host`, `--api`, `--listen`, `--port` and `--socket-group`; returns the API's
+/// host and port.
+fn check_flags(args: &InitArgs) -> Result<(&str, u16), Failure> {
     check_host(&args.host).map_err(|p| usage(format!("--host {:?} {p}", args.host)))?;
     let (api_host, api_port) = split_host_port(&args.api)
         .ok_or_else(|| usage(format!("--api {:?} must be HOST:PORT", args.api)))?;
@@ -190,10 +200,16 @@ pub fn plan(args: &InitArgs, socket: &Path) -> Result<Plan, Failure> {
             args.socket_group
         )));
     }
+    Ok((api_host, api_port))
+}
+
+pub fn plan(args: &InitArgs, socket: &Path) -> Result<Plan, Failure> {
+    let flavor = Flavor::from(args.flavor);
+    let (api_host, api_port) = check_flags(args)?;
     let core_config = absolute(
         args.core_config
             .as_deref()
-            .unwrap_or(Path::new(args.flavor.default_core_config())),
+            .unwrap_or(Path::new(default_core_config(flavor))),
         "--core-config",
     )?;
     let veild_config = absolute(&args.veild_config, "--veild-config")?;
@@ -206,7 +222,7 @@ pub fn plan(args: &InitArgs, socket: &Path) -> Result<Plan, Failure> {
     }
 
     let mut written = Written {
-        flavor: args.flavor.name(),
+        flavor,
         core_config: core_config.clone(),
         veild_config: veild_config.clone(),
         host: args.host.clone(),
@@ -216,40 +232,9 @@ pub fn plan(args: &InitArgs, socket: &Path) -> Result<Plan, Failure> {
         server_names: Vec::new(),
         target: None,
     };
-    let core_json = match args.flavor {
-        FlavorArg::Xray => {
-            let target = args.target.clone().ok_or_else(|| {
-                usage(
-                    "--target HOST:PORT is required for REALITY: a real TLS 1.3 site, e.g. \
-                     www.example.com:443"
-                        .into(),
-                )
-            })?;
-            let (target_host, _) = split_host_port(&target).ok_or_else(|| {
-                usage(format!(
-                    "--target {target:?} must be HOST:PORT of a real TLS 1.3 site, e.g. \
-                     www.example.com:443"
-                ))
-            })?;
-            let names = if args.server_names.is_empty() {
-                vec![target_host.to_owned()]
-            } else {
-                args.server_names.clone()
-            };
-            for name in &names {
-                check_host(name).map_err(|p| usage(format!("--server-name {name:?} {p}")))?;
-            }
-            let pair = reality::generate_keypair();
-            let short_id = reality::random_short_id(SHORT_ID_CHARS)
-                .map_err(|e| Failure::Local(e.to_string()))?;
-            let config = xray_config(args, &target, &names, &pair.private_key, &short_id);
-            written.public_key = Some(pair.public_key);
-            written.short_id = Some(short_id);
-            written.server_names = names;
-            written.target = Some(target);
-            config
-        }
-        FlavorArg::V2fly => {
+    let core_json = match flavor {
+        Flavor::Xray => reality_config(args, &mut written)?,
+        Flavor::V2fly => {
             if args.target.is_some() || !args.server_names.is_empty() {
                 return Err(usage(
                     "--target and --server-name are for REALITY, which v2fly does not have".into(),
@@ -258,6 +243,7 @@ pub fn plan(args: &InitArgs, socket: &Path) -> Result<Plan, Failure> {
             v2fly_config(args, api_host, api_port)
         }
     };
+    written.public_key = read_back(&core_json, flavor)?;
     let veild_toml = veild_toml(args, &core_config, &database, &socket);
     Ok(Plan {
         written,
@@ -266,7 +252,59 @@ pub fn plan(args: &InitArgs, socket: &Path) -> Result<Plan, Failure> {
     })
 }
 
-/// Level 0: the phone-friendly timeouts (S28), per-user stats, a modest buffer.
+/// The Xray config: checks `--target` and `--server-name`, makes a fresh keypair and
+/// shortId, and notes in `written` what the summary shows.
+fn reality_config(args: &InitArgs, written: &mut Written) -> Result<Value, Failure> {
+    let target = args.target.clone().ok_or_else(|| {
+        usage(
+            "--target HOST:PORT is required for REALITY: a real TLS 1.3 site, e.g. \
+                     www.example.com:443"
+                .into(),
+        )
+    })?;
+    let (target_host, _) = split_host_port(&target).ok_or_else(|| {
+        usage(format!(
+            "--target {target:?} must be HOST:PORT of a real TLS 1.3 site, e.g. \
+                     www.example.com:443"
+        ))
+    })?;
+    let names = if args.server_names.is_empty() {
+        vec![target_host.to_owned()]
+    } else {
+        args.server_names.clone()
+    };
+    for name in &names {
+        check_host(name).map_err(|p| usage(format!("--server-name {name:?} {p}")))?;
+    }
+    let pair = reality::generate_keypair();
+    let short_id =
+        reality::random_short_id(SHORT_ID_CHARS).map_err(|e| Failure::Local(e.to_string()))?;
+    let config = xray_config(args, &target, &names, &pair.private_key, &short_id);
+    written.short_id = Some(short_id);
+    written.server_names = names;
+    written.target = Some(target);
+    Ok(config)
+}
+
+/// Reads the config built for `flavor` back through the shared model, as veild will: its
+/// managed inbound and the endpoint links are built from. Returns the REALITY public key
+/// links will carry (`None` for plain VLESS). An error here is a bug in init itself.
+fn read_back(core_json: &Value, flavor: Flavor) -> Result<Option<String>, Failure> {
+    let bug = |e: &dyn std::fmt::Display| {
+        Failure::Local(format!(
+            "internal error: the config veil init built does not read back: {e}"
+        ))
+    };
+    let inbound = ManagedInbound::read(core_json, INBOUND_TAG).map_err(|e| bug(&e))?;
+    let endpoint = Endpoint::of_inbound(&inbound, flavor).map_err(|e| bug(&e))?;
+    Ok(match endpoint.security {
+        Security::Reality(r) => Some(r.public_key),
+        Security::None => None,
+    })
+}
+
+/// Level 0: the phone-friendly timeouts (short handshake and idle timeouts, so phones
+/// switching networks reconnect fast), per-user stats, a modest buffer.
 fn policy(online: bool) -> Value {
     let mut level = serde_json::Map::new();
     for (key, value) in PHONE_POLICY_VALUES {
@@ -318,7 +356,7 @@ pub fn xray_config(
         "stats": {},
         "policy": policy(true),
         "inbounds": [{
-            "tag": "vless-in",
+            "tag": INBOUND_TAG,
             "listen": args.listen,
             "port": args.port,
             "protocol": "vless",
@@ -357,7 +395,7 @@ pub fn v2fly_config(args: &InitArgs, api_host: &str, api_port: u16) -> Value {
                 "settings": {"address": api_host}
             },
             {
-                "tag": "vless-in",
+                "tag": INBOUND_TAG,
                 "listen": args.listen,
                 "port": args.port,
                 "protocol": "vless",
@@ -391,7 +429,7 @@ fn veild_toml(args: &InitArgs, core_config: &Path, database: &Path, socket: &Pat
          [core]\n\
          flavor = {flavor}\n\
          api = {api}\n\
-         inbound_tag = \"vless-in\"\n\
+         inbound_tag = {tag}\n\
          config = {core}\n\
          \n\
          [public]\n\
@@ -399,7 +437,8 @@ fn veild_toml(args: &InitArgs, core_config: &Path, database: &Path, socket: &Pat
         socket = toml_str(&socket.to_string_lossy()),
         database = toml_str(&database.to_string_lossy()),
         group = toml_str(&args.socket_group),
-        flavor = toml_str(args.flavor.name()),
+        flavor = toml_str(Flavor::from(args.flavor).as_str()),
+        tag = toml_str(INBOUND_TAG),
         api = toml_str(&args.api),
         core = toml_str(&core_config.to_string_lossy()),
         host = toml_str(&args.host),
@@ -471,13 +510,13 @@ pub fn run(args: &InitArgs, socket: &Path) -> Result<Written, Failure> {
 /// The summary for people.
 pub fn summary(w: &Written) -> String {
     let mut out = match w.flavor {
-        "xray" => format!(
+        Flavor::Xray => format!(
             "Wrote {} (Xray: VLESS + REALITY + Vision on port {}, mode 0600: it holds the \
              private key)\n",
             w.core_config.display(),
             w.port
         ),
-        _ => format!(
+        Flavor::V2fly => format!(
             "Wrote {} (v2ray 4.x: plain VLESS on port {}, for local trials only)\n",
             w.core_config.display(),
             w.port
@@ -493,8 +532,8 @@ pub fn summary(w: &Written) -> String {
         ));
     }
     let run_core = match w.flavor {
-        "xray" => format!("xray run -config {}", w.core_config.display()),
-        _ => format!("v2ray -config {}", w.core_config.display()),
+        Flavor::Xray => format!("xray run -config {}", w.core_config.display()),
+        Flavor::V2fly => format!("v2ray -config {}", w.core_config.display()),
     };
     out.push_str(&format!(
         "\nNext:\n\

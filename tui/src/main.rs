@@ -1,21 +1,31 @@
 //! `veil`: the command-line client of `veild`; with no subcommand, its dashboard
 //! (`veil::dash`, in the library).
 //!
-//! - [`cli`]: the command line (clap types).
-//! - [`commands`]: connect, call, print.
-//! - [`output`]: the text for people; [`table`] and [`humanize`] help it.
-//! - [`failure`]: exit codes and error messages.
+//! - [`failure`]: why a command failed: exit codes and error messages.
+//! - [`sink`]: writing to stdout, where a closed pipe ends the output quietly.
+//! - [`session`]: one conversation with veild: connect, hello, calls (raw JSON kept for
+//!   `--json`, typed result for people), events.
+//! - [`output`]: all text for people, one file per command group; no IO.
+//! - [`init`]: `veil init`, which writes files and needs no daemon.
+//! - [`cli`]: the command line as clap types, one file per command group.
+//! - [`commands`]: runs a command: one file per command group.
+//!
+//! The library (`veil::text`, `veil::format`, `veil::parse`) renders values and reads
+//! typed input for the CLI and the dashboard alike.
+//!
+//! Modules depend one way only, each on those before it, never back and never in a circle:
+//! `failure` ← `sink` ← `session` ← `output` (needs none of these) ← `init` (needs
+//! `failure`) ← `cli` (needs `init` for its flags) ← `commands` (needs all) ← `main`.
+//! Inside `cli`, `output` and `commands`, the files of a group use the leaf files (`values`,
+//! `table`) but never their parent module. Test modules (`#[cfg(test)]`) may reach back.
 
 mod cli;
 mod commands;
-mod doctor;
 mod failure;
-mod humanize;
 mod init;
 mod output;
-mod share;
-mod table;
-mod traffic;
+mod session;
+mod sink;
 
 use std::io::{self, Write};
 use std::path::Path;

@@ -149,26 +149,25 @@ impl Applier {
             }
             let outcome = self.pass(&mut file_dirty).await;
             done.send_replace(covered);
-            let retry_needed = outcome.needs_retry() || resync.is_some();
-            let wait = if retry_needed {
-                let delay = self.retry.delay_after(failures);
+            // Only what passes by itself is tried again on a timer: 2 s, 4 s, 8 s, then
+            // every 10 s (by default), each try numbered in the log. A refusal waits for
+            // the next change, a resync, or an operator.
+            let wait = if outcome.needs_retry() || resync.is_some() {
                 failures = failures.saturating_add(1);
+                let delay = self.retry.delay_after(failures);
                 if failures <= self.retry.tries {
-                    tracing::warn!(
-                        try_ = failures,
-                        of = self.retry.tries,
-                        ?delay,
-                        "core not in step yet; retrying"
-                    );
-                } else if failures == self.retry.tries + 1 {
-                    tracing::warn!(
-                        "core still unreachable after {} tries; retrying every {:?} until it returns",
-                        self.retry.tries,
-                        self.retry.max_delay
-                    );
+                    tracing::warn!(try_ = failures, ?delay, "core not in step yet; retrying");
+                } else {
+                    tracing::info!(try_ = failures, ?delay, "core still not in step; retrying");
                 }
                 Some(delay)
             } else {
+                if outcome.refused() {
+                    tracing::warn!(
+                        "a change was refused; its keys stay pending with the reason, and are \
+                         tried again with the next change"
+                    );
+                }
                 failures = 0;
                 None
             };

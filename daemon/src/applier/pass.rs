@@ -18,13 +18,21 @@ use crate::store::keys::{self, CoreRow};
 pub enum PassOutcome {
     /// Nothing was pending, or everything pending is now applied.
     Settled,
-    /// Some rows are still pending (core unreachable, a call refused, the file check failed).
-    Behind,
+    /// Some rows are still pending because of something that passes by itself (the core
+    /// unreachable, a filesystem hiccup): worth trying again on a timer.
+    Unreachable,
+    /// Some rows are still pending because the core (or its `-test`) refused the change:
+    /// trying again unchanged would fail again. Reported, and tried with the next change.
+    Refused,
 }
 
 impl PassOutcome {
     pub fn needs_retry(&self) -> bool {
-        *self == PassOutcome::Behind
+        *self == PassOutcome::Unreachable
+    }
+
+    pub fn refused(&self) -> bool {
+        *self == PassOutcome::Refused
     }
 }
 
@@ -103,7 +111,7 @@ impl Applier {
             Ok(rows) => rows,
             Err(e) => {
                 tracing::error!(error = %e, "applier: reading pending keys failed");
-                return PassOutcome::Behind;
+                return PassOutcome::Unreachable;
             }
         };
         if rows.is_empty() && !*file_dirty {
@@ -118,10 +126,10 @@ impl Applier {
             if write_file {
                 self.write_file().await
             } else {
-                true
+                None
             }
         });
-        *file_dirty = !file_ok;
+        *file_dirty = file_ok.is_some();
         let mut first_error = None;
         let mut applied = Vec::with_capacity(rows.len());
         for (row, result) in rows.iter().zip(results) {
@@ -147,17 +155,21 @@ impl Applier {
             None => {}
         }
 
-        if !file_ok {
-            return PassOutcome::Behind;
+        if let Some(transient) = file_ok {
+            return if transient || first_error.as_ref().is_some_and(CoreError::is_transient) {
+                PassOutcome::Unreachable
+            } else {
+                PassOutcome::Refused
+            };
         }
         let applied_n = applied.len();
         let core_and_file = started.elapsed();
         self.mark(applied).await;
         tracing::debug!(rows = rows.len(), applied = applied_n, ?core_and_file, total = ?started.elapsed(), "applier pass");
-        if first_error.is_some() {
-            PassOutcome::Behind
-        } else {
-            PassOutcome::Settled
+        match first_error {
+            None => PassOutcome::Settled,
+            Some(e) if e.is_transient() => PassOutcome::Unreachable,
+            Some(_) => PassOutcome::Refused,
         }
     }
 
@@ -193,8 +205,9 @@ impl Applier {
     }
 
     /// Writes the managed inbound's clients: every active key, then every client no key
-    /// owns, untouched. Returns whether the file now matches the database.
-    async fn write_file(&self) -> bool {
+    /// owns, untouched. Returns `None` when the file now matches the database, else
+    /// whether the failure may pass by itself.
+    async fn write_file(&self) -> Option<bool> {
         let db = self
             .store
             .read(|c| Ok((keys::active(c)?, keys::owned(c)?)))
@@ -203,7 +216,7 @@ impl Applier {
             Ok(v) => v,
             Err(e) => {
                 tracing::error!(error = %e, "reading keys for the config file failed");
-                return false;
+                return Some(true);
             }
         };
         let managed: Vec<FileClient> = active
@@ -250,13 +263,13 @@ impl Applier {
                     s.config.last_error = None;
                     s.config.unmanaged_clients = unmanaged;
                 });
-                true
+                None
             }
             Err(e) => {
                 tracing::error!(error = %e, "core config not written; the previous file stays");
                 self.status
                     .update(|s| s.config.last_error = Some(e.to_string()));
-                false
+                Some(e.is_transient())
             }
         }
     }

@@ -8,7 +8,7 @@ use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
-use tokio::process::Command;
+use tokio::process::{Child, Command};
 
 use super::error::CoreFileError;
 
@@ -63,41 +63,22 @@ pub(super) async fn run_test(
         reason: e.to_string(),
     })?;
     let pid = child.id();
-    let mut stdout_pipe = child.stdout.take();
-    let mut stderr_pipe = child.stderr.take();
-    let mut stdout = Vec::new();
-    let mut stderr = Vec::new();
-
-    let finished = tokio::time::timeout(timeout, async {
-        let read_out = async {
-            if let Some(p) = stdout_pipe.as_mut() {
-                let _ = p.read_to_end(&mut stdout).await;
-            }
-        };
-        let read_err = async {
-            if let Some(p) = stderr_pipe.as_mut() {
-                let _ = p.read_to_end(&mut stderr).await;
-            }
-        };
-        let (status, (), ()) = tokio::join!(child.wait(), read_out, read_err);
-        status
-    })
-    .await;
+    let (finished, stdout, stderr) = wait_reading(&mut child, timeout).await;
 
     match finished {
-        Ok(Ok(status)) if status.success() => Ok(()),
-        Ok(Ok(status)) => Err(CoreFileError::TestFailed {
+        Some(Ok(status)) if status.success() => Ok(()),
+        Some(Ok(status)) => Err(CoreFileError::TestFailed {
             path: target.to_owned(),
             command: shown,
             status: describe(status),
             output: tail(&stdout, &stderr),
         }),
-        Ok(Err(e)) => Err(CoreFileError::TestSpawn {
+        Some(Err(e)) => Err(CoreFileError::TestSpawn {
             path: target.to_owned(),
             command: program.clone(),
             reason: format!("waiting for it failed: {e}"),
         }),
-        Err(_elapsed) => {
+        None => {
             if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
                 let _ = nix::sys::signal::killpg(
                     nix::unistd::Pid::from_raw(pid),
@@ -113,6 +94,35 @@ pub(super) async fn run_test(
             })
         }
     }
+}
+
+/// Waits for `child` to exit while reading its stdout and stderr, for at most `timeout`.
+/// Returns its exit (`None`: the deadline passed) and what it printed so far.
+async fn wait_reading(
+    child: &mut Child,
+    timeout: Duration,
+) -> (Option<std::io::Result<ExitStatus>>, Vec<u8>, Vec<u8>) {
+    let mut stdout_pipe = child.stdout.take();
+    let mut stderr_pipe = child.stderr.take();
+    let mut stdout = Vec::new();
+    let mut stderr = Vec::new();
+    let finished = tokio::time::timeout(timeout, async {
+        let read_out = async {
+            if let Some(p) = stdout_pipe.as_mut() {
+                let _ = p.read_to_end(&mut stdout).await;
+            }
+        };
+        let read_err = async {
+            if let Some(p) = stderr_pipe.as_mut() {
+                let _ = p.read_to_end(&mut stderr).await;
+            }
+        };
+        let (status, (), ()) = tokio::join!(child.wait(), read_out, read_err);
+        status
+    })
+    .await
+    .ok();
+    (finished, stdout, stderr)
 }
 
 /// `arg` with every placeholder replaced by `path` (kept as an `OsString`, so any path works).

@@ -159,6 +159,22 @@ pub enum CoreFileError {
     Internal { path: PathBuf, reason: String },
 }
 
+impl CoreFileError {
+    /// Whether trying again later may succeed by itself: a filesystem hiccup, a test that
+    /// could not start or finish (descriptors, load), a file changed under us. A file the
+    /// core rejects, or a config that is wrong, fails again until someone fixes it.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            CoreFileError::Read { .. }
+                | CoreFileError::TestSpawn { .. }
+                | CoreFileError::TestTimeout { .. }
+                | CoreFileError::ChangedConcurrently { .. }
+                | CoreFileError::Write { .. }
+        )
+    }
+}
+
 fn list_or_none(items: &[String]) -> String {
     if items.is_empty() {
         "none".to_owned()

@@ -1,4 +1,5 @@
-//! The core's config file, kept in step with the key database (S5).
+//! The core's config file, kept in step with the key database (the seed's rule: every
+//! write is checked, atomic and backed up first).
 //!
 //! The operator's config is the source of truth for everything except the client list of
 //! one inbound, the one tagged `[core] inbound_tag`. Veil replaces only
@@ -22,7 +23,7 @@
 //! 6. fsync the temp file; check the target still holds the bytes read in step 1 (else
 //!    [`CoreFileError::ChangedConcurrently`]: an operator's edit is never overwritten).
 //! 7. Back up the current file as `<name>.bak.<UTC yyyymmddThhmmss.mmmZ>` beside it (a hard
-//!    link, see [`backup`](self::backup)), then delete the oldest backups beyond
+//!    link, see the `backup` module), then delete the oldest backups beyond
 //!    `keep_backups`.
 //! 8. Rename the temp file over the target and fsync the directory.
 //!
@@ -47,9 +48,11 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 
 pub use self::check::CONFIG_PLACEHOLDER;
-pub use self::client::{FileClient, name_from_email};
-pub use self::document::ManagedInbound;
+pub use self::client::name_from_email;
 pub use self::error::CoreFileError;
+/// One client entry of the managed inbound, as the shared model of the core's config reads it.
+pub use veil_shared::coreconfig::InboundClient as FileClient;
+pub use veil_shared::coreconfig::ManagedInbound;
 
 use self::fsops::{FileMeta, TempFile};
 
@@ -210,16 +213,7 @@ impl CoreFile {
         if rendered == current {
             return Ok((WriteOutcome::Unchanged, keep));
         }
-        match serde_json::from_slice::<Value>(&rendered) {
-            Ok(reparsed) if reparsed == doc.root => {}
-            Ok(_) => return Err(internal(path, "the rendered config reads back differently")),
-            Err(e) => {
-                return Err(internal(
-                    path,
-                    format!("the rendered config is not JSON: {e}"),
-                ));
-            }
-        }
+        reads_back(path, &rendered, &doc.root)?;
 
         let (dir, file_name) = split_target(path)?;
         let temp_path = dir.join(self.temp_name(&file_name));
@@ -392,6 +386,18 @@ fn commit(
     temp.keep();
     fsops::sync_dir(dir).map_err(fail("syncing the directory after the rename"))?;
     Ok(backup)
+}
+
+/// Step 3 of a write: the rendered bytes parse back to the same document.
+fn reads_back(path: &Path, rendered: &[u8], root: &Value) -> Result<(), CoreFileError> {
+    match serde_json::from_slice::<Value>(rendered) {
+        Ok(reparsed) if reparsed == *root => Ok(()),
+        Ok(_) => Err(internal(path, "the rendered config reads back differently")),
+        Err(e) => Err(internal(
+            path,
+            format!("the rendered config is not JSON: {e}"),
+        )),
+    }
 }
 
 /// Refuses client lists the core would refuse for reasons Veil can see: a managed client

@@ -1,54 +1,54 @@
-//! Which core we talk to, and the names that differ between cores.
+//! The names that differ between the cores' gRPC APIs.
+//!
+//! [`Flavor`] itself (xray | v2fly) is defined once for the workspace in
+//! `veil_shared::coreconfig`; what only the core link needs is added here by [`FlavorApi`].
 
-use serde::{Deserialize, Serialize};
 use tonic::codegen::http::uri::PathAndQuery;
+pub use veil_shared::coreconfig::Flavor;
 
 use super::error::CoreError;
-
-/// The core's family. Both speak the same protobuf wire format, but the
-/// package prefix differs, and it appears in two places the core checks:
-/// the gRPC path and every `TypedMessage.type` string. Xray also answers on
-/// the v2ray service paths yet rejects `v2ray.core.*` type strings, so the
-/// flavor must be right; it is configuration, never guessed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Flavor {
-    /// XTLS/Xray-core: package prefix `xray.`.
-    Xray,
-    /// v2fly/v2ray-core v4 (e.g. Debian's 4.34): package prefix `v2ray.core.`.
-    V2fly,
-}
 
 /// Services we call, by their package-relative name.
 pub(super) const HANDLER_SERVICE: &str = "app.proxyman.command.HandlerService";
 pub(super) const STATS_SERVICE: &str = "app.stats.command.StatsService";
 
-impl Flavor {
+/// The core's API as each flavor names it. Both speak the same protobuf wire format, but
+/// the package prefix differs, and it appears in two places the core checks: the gRPC path
+/// and every `TypedMessage.type` string. Xray also answers on the v2ray service paths yet
+/// rejects `v2ray.core.*` type strings, so the flavor must be right; it is configuration,
+/// never guessed.
+pub trait FlavorApi: Copy {
     /// The protobuf package prefix, including the trailing dot.
-    pub fn prefix(self) -> &'static str {
+    fn prefix(self) -> &'static str;
+
+    /// Whether HandlerService has GetInboundUsers/GetInboundUsersCount
+    /// (Xray v24.11.5+; v2ray 4.34 answers UNIMPLEMENTED).
+    fn supports_inbound_users(self) -> bool;
+
+    /// Full protobuf name of a message under this flavor, for
+    /// `TypedMessage.type`, e.g. `type_name("proxy.vless.Account")`.
+    fn type_name(self, relative: &str) -> String {
+        format!("{}{relative}", self.prefix())
+    }
+
+    /// The HTTP/2 path of an RPC, e.g. `/xray.app.stats.command.StatsService/QueryStats`.
+    fn rpc_path(self, service: &str, method: &str) -> Result<PathAndQuery, CoreError> {
+        let path = format!("/{}{service}/{method}", self.prefix());
+        PathAndQuery::try_from(path.as_str())
+            .map_err(|e| CoreError::Config(format!("bad RPC path {path:?}: {e}")))
+    }
+}
+
+impl FlavorApi for Flavor {
+    fn prefix(self) -> &'static str {
         match self {
             Flavor::Xray => "xray.",
             Flavor::V2fly => "v2ray.core.",
         }
     }
 
-    /// Whether HandlerService has GetInboundUsers/GetInboundUsersCount
-    /// (Xray v24.11.5+; v2ray 4.34 answers UNIMPLEMENTED).
-    pub fn supports_inbound_users(self) -> bool {
+    fn supports_inbound_users(self) -> bool {
         matches!(self, Flavor::Xray)
-    }
-
-    /// Full protobuf name of a message under this flavor, for
-    /// `TypedMessage.type`, e.g. `type_name("proxy.vless.Account")`.
-    pub(super) fn type_name(self, relative: &str) -> String {
-        format!("{}{relative}", self.prefix())
-    }
-
-    /// The HTTP/2 path of an RPC, e.g. `/xray.app.stats.command.StatsService/QueryStats`.
-    pub(super) fn rpc_path(self, service: &str, method: &str) -> Result<PathAndQuery, CoreError> {
-        let path = format!("/{}{service}/{method}", self.prefix());
-        PathAndQuery::try_from(path.as_str())
-            .map_err(|e| CoreError::Config(format!("bad RPC path {path:?}: {e}")))
     }
 }
 

@@ -6,7 +6,7 @@ use prost::Message;
 use tonic::transport::{Channel, Endpoint};
 
 use super::error::CoreError;
-use super::flavor::Flavor;
+use super::flavor::{Flavor, FlavorApi as _};
 use super::retry::RetryPolicy;
 
 /// The largest reply accepted from the core (a QueryStats over 2.5 million keys).

@@ -24,7 +24,7 @@ mod users;
 #[allow(unused_imports)]
 pub use self::{
     error::CoreError,
-    flavor::Flavor,
+    flavor::{Flavor, FlavorApi},
     link::{CoreLink, LinkOptions},
     retry::{RetryPolicy, with_retry},
     stats::SysStats,

@@ -9,7 +9,7 @@ use veil_core_proto::{
 };
 
 use super::error::CoreError;
-use super::flavor::{Flavor, HANDLER_SERVICE};
+use super::flavor::{Flavor, FlavorApi as _, HANDLER_SERVICE};
 use super::link::CoreLink;
 
 /// Package-relative type names that the core resolves from `TypedMessage.type`.

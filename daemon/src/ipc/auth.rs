@@ -7,6 +7,25 @@
 use nix::unistd::{Gid, Group, Uid, User};
 use veil_shared::api::Actor;
 
+/// A connected client's credentials, read once at connect time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Peer {
+    pub uid: u32,
+    pub gid: u32,
+    pub pid: Option<i32>,
+}
+
+impl Peer {
+    /// The peer as the service and the audit trail name it.
+    pub fn actor(self) -> Actor {
+        Actor::Peer {
+            uid: self.uid,
+            gid: self.gid,
+            pid: self.pid,
+        }
+    }
+}
+
 pub struct Access {
     pub group_name: String,
     pub gid: Gid,
@@ -28,12 +47,18 @@ impl Access {
         })
     }
 
-    pub fn allows(&self, actor: &Actor) -> bool {
-        let uid = Uid::from_raw(actor.uid);
-        if uid.is_root() || uid == self.daemon_uid || Gid::from_raw(actor.gid) == self.gid {
+    /// Root and veild's own user: they may use the reserved connection slots.
+    pub fn privileged(&self, peer: &Peer) -> bool {
+        let uid = Uid::from_raw(peer.uid);
+        uid.is_root() || uid == self.daemon_uid
+    }
+
+    pub fn allows(&self, peer: &Peer) -> bool {
+        let uid = Uid::from_raw(peer.uid);
+        if uid.is_root() || uid == self.daemon_uid || Gid::from_raw(peer.gid) == self.gid {
             return true;
         }
-        if let Some(pid) = actor.pid
+        if let Some(pid) = peer.pid
             && process_groups(pid).contains(&self.gid.as_raw())
         {
             return true;

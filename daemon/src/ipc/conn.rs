@@ -6,6 +6,7 @@
 //! is finished and answered before the connection closes.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use interprocess::local_socket::tokio::Stream;
 use interprocess::local_socket::traits::StreamCommon as _;
@@ -15,19 +16,24 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use veil_shared::MAX_LINE_BYTES;
-use veil_shared::api::{Actor, Event, LaggedEvent, Request};
+use veil_shared::api::{Actor, Event, HelloParams, HelloResult, LaggedEvent, Request, WatchResult};
 use veil_shared::framing::{self, Line};
 use veil_shared::rpc::{
     ErrorCode, JSONRPC, NotificationEnvelope, RequestEnvelope, ResponseEnvelope, RpcError,
 };
 
-use super::auth::Access;
-use crate::service::KeyService;
+use super::auth::{Access, Peer};
+use super::dispatch;
+use super::limits::{Budget, Refusal, RefusalLog};
+use crate::service::Service;
 
 pub struct Context {
     pub id: u64,
-    pub service: Arc<KeyService>,
+    pub service: Arc<Service>,
     pub access: Arc<Access>,
+    pub budget: Arc<Budget>,
+    pub refusals: Arc<RefusalLog>,
+    pub idle_timeout: Duration,
     pub shutdown: CancellationToken,
 }
 
@@ -37,9 +43,9 @@ enum Incoming {
     TooLong(usize),
 }
 
-pub async fn serve(stream: Stream, ctx: Context, has_slot: bool) {
-    let actor = match stream.peer_creds() {
-        Ok(creds) => Actor {
+pub async fn serve(stream: Stream, ctx: Context) {
+    let peer = match stream.peer_creds() {
+        Ok(creds) => Peer {
             uid: creds.euid().unwrap_or(u32::MAX),
             gid: creds.egid().unwrap_or(u32::MAX),
             pid: creds.pid(),
@@ -49,26 +55,44 @@ pub async fn serve(stream: Stream, ctx: Context, has_slot: bool) {
             return;
         }
     };
-    let span = tracing::info_span!("conn", id = ctx.id, uid = actor.uid, pid = actor.pid);
+    let span = tracing::info_span!("conn", id = ctx.id, uid = peer.uid, pid = peer.pid);
+    let actor = peer.actor();
     async move {
         let (read, mut write) = tokio::io::split(stream);
-        if !has_slot {
-            let err = RpcError::new(ErrorCode::Internal, "too many open connections; try again later");
-            let _ = send(&mut write, &ResponseEnvelope::err(Value::Null, err)).await;
-            return;
-        }
-        if !ctx.access.allows(&actor) {
-            tracing::warn!(group = %ctx.access.group_name, "refused a peer that is neither root nor in the socket group");
-            ctx.service.record_forbidden(actor).await;
+        if !ctx.access.allows(&peer) {
+            if let Some(suppressed) = ctx.refusals.should_record(peer.uid) {
+                tracing::warn!(group = %ctx.access.group_name, suppressed, "refused a peer that is neither root nor in the socket group");
+                let mut detail = "peer is neither root nor in the socket group".to_owned();
+                if suppressed > 0 {
+                    detail.push_str(&format!("; {suppressed} more refused since the last record"));
+                }
+                ctx.service.record_refusal(&actor, "connect", detail).await;
+            }
             let err = RpcError::new(
                 ErrorCode::Forbidden,
-                format!("permission denied: uid {} is neither root nor in group '{}'", actor.uid, ctx.access.group_name),
+                format!("permission denied: uid {} is neither root nor in group '{}'", peer.uid, ctx.access.group_name),
             );
             let _ = send(&mut write, &ResponseEnvelope::err(Value::Null, err)).await;
             return;
         }
+        let _slot = match ctx.budget.admit(peer.uid, ctx.access.privileged(&peer)) {
+            Ok(slot) => slot,
+            Err(why) => {
+                let message = match why {
+                    Refusal::PerUid => format!(
+                        "uid {} has {} connections open, its limit; close idle ones and try again",
+                        peer.uid, ctx.budget.per_uid
+                    ),
+                    Refusal::Full => "every connection slot is taken; try again later".to_owned(),
+                };
+                tracing::debug!(reason = ?why, "refused a connection over the limit");
+                let err = RpcError::new(ErrorCode::TooManyConnections, message);
+                let _ = send(&mut write, &ResponseEnvelope::err(Value::Null, err)).await;
+                return;
+            }
+        };
         tracing::debug!("connected");
-        run(read, write, actor, &ctx).await;
+        run(read, write, &actor, &ctx).await;
         tracing::debug!("disconnected");
     }
     .instrument(span)
@@ -78,23 +102,34 @@ pub async fn serve(stream: Stream, ctx: Context, has_slot: bool) {
 async fn run<W: AsyncWrite + Unpin>(
     read: ReadHalf<Stream>,
     mut write: W,
-    actor: Actor,
+    actor: &Actor,
     ctx: &Context,
 ) {
     let (tx, mut incoming) = mpsc::channel(1);
     let reader = tokio::spawn(read_lines(read, tx, ctx.shutdown.clone()));
     let mut events: Option<broadcast::Receiver<Event>> = None;
+    let idle = tokio::time::sleep(ctx.idle_timeout);
+    tokio::pin!(idle);
     loop {
         let result = tokio::select! {
             biased;
             msg = incoming.recv() => match msg {
-                Some(msg) => handle(msg, actor, ctx, &mut events, &mut write).await,
+                Some(msg) => {
+                    let done = handle(msg, actor, ctx, &mut events, &mut write).await;
+                    idle.as_mut().reset(tokio::time::Instant::now() + ctx.idle_timeout);
+                    done
+                }
                 None => break,
             },
             event = next_event(&mut events) => match event {
                 Some(event) => notify(&mut write, &event).await,
                 None => { events = None; Ok(()) }
             },
+            // A watcher waits for events by design; anything else silent this long goes.
+            () = &mut idle, if events.is_none() => {
+                tracing::debug!("closing an idle connection");
+                break;
+            }
             _ = ctx.shutdown.cancelled() => break,
         };
         if result.is_err() {
@@ -150,7 +185,7 @@ async fn read_lines(
 
 async fn handle<W: AsyncWrite + Unpin>(
     msg: Incoming,
-    actor: Actor,
+    actor: &Actor,
     ctx: &Context,
     events: &mut Option<broadcast::Receiver<Event>>,
     write: &mut W,
@@ -171,12 +206,15 @@ async fn handle<W: AsyncWrite + Unpin>(
     };
     let span = tracing::info_span!("request", id = %id.as_ref().map_or_else(|| "-".to_owned(), |v| v.to_string()), method = %envelope.method);
     let outcome = async {
-        let request = Request::parse(&envelope.method, envelope.params)?;
-        if let Request::Watch(_) = request {
-            // Subscribe before answering, so no event after the answer is missed.
-            events.get_or_insert_with(|| ctx.service.subscribe());
+        match Request::parse(&envelope.method, envelope.params)? {
+            Request::Hello(p) => encode(hello(p)?),
+            Request::Watch(_) => {
+                // Subscribe before answering, so no event after the answer is missed.
+                events.get_or_insert_with(|| ctx.service.subscribe());
+                encode(WatchResult { subscribed: true })
+            }
+            request => dispatch::call(&ctx.service, actor, request).await,
         }
-        ctx.service.handle(actor, request).await
     }
     .instrument(span)
     .await;
@@ -206,6 +244,18 @@ fn parse_envelope(line: &[u8]) -> Result<(RequestEnvelope, Option<Value>), (Valu
         return Err((
             Value::Null,
             RpcError::invalid_request("id must be a string, a number or null"),
+        ));
+    }
+    // An id is echoed exactly or not at all: a number JSON would read back as another
+    // (past 64 bits, or with a fraction or exponent) is refused, not rounded.
+    if let Value::Number(n) = &id
+        && n.is_f64()
+    {
+        return Err((
+            Value::Null,
+            RpcError::invalid_request(
+                "a numeric id must be an integer from -2^63 to 2^64-1; use a string for others",
+            ),
         ));
     }
     if value.is_array() {
@@ -256,4 +306,30 @@ async fn send<W: AsyncWrite + Unpin, T: serde::Serialize>(
     line.push(b'\n');
     write.write_all(&line).await?;
     write.flush().await
+}
+
+fn encode<T: serde::Serialize>(value: T) -> Result<Value, RpcError> {
+    serde_json::to_value(value)
+        .map_err(|e| RpcError::new(ErrorCode::Internal, format!("encoding the result: {e}")))
+}
+
+/// The version handshake: a client that speaks another protocol is refused, clearly.
+fn hello(p: HelloParams) -> Result<HelloResult, RpcError> {
+    if let Some(theirs) = p.protocol
+        && theirs != veil_shared::PROTOCOL_VERSION
+    {
+        return Err(RpcError::new(
+            ErrorCode::VersionMismatch,
+            format!(
+                "veild {} speaks protocol {}, the client speaks {theirs}; upgrade the older one",
+                veil_shared::VERSION,
+                veil_shared::PROTOCOL_VERSION
+            ),
+        ));
+    }
+    Ok(HelloResult {
+        protocol: veil_shared::PROTOCOL_VERSION,
+        protocol_minor: veil_shared::PROTOCOL_MINOR,
+        version: veil_shared::VERSION.into(),
+    })
 }

@@ -6,10 +6,10 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use uuid::Uuid;
 use veil_shared::api::KeyCounts;
 use veil_shared::model::{DisableReason, Key, KeyRef, KeyState};
-use veil_shared::rpc::{ErrorCode, RpcError};
 use veil_shared::validate;
 
 use super::{StoreError, now};
+use crate::error::ErrorKind;
 
 const COLUMNS: &str = "id, uuid, name, note, created_at, updated_at, state, applied, \
                        disable_reason, data_limit, expires_at, applied_uuid";
@@ -62,18 +62,15 @@ fn key_from_row(row: &Row<'_>) -> rusqlite::Result<Key> {
 }
 
 pub fn not_found(key: &KeyRef) -> StoreError {
-    StoreError::Rejected(RpcError::new(
-        ErrorCode::NotFound,
-        format!("key '{key}' not found"),
-    ))
+    StoreError::rejected(ErrorKind::NotFound, format!("key '{key}' not found"))
 }
 
 fn conflict(message: String) -> StoreError {
-    StoreError::Rejected(RpcError::new(ErrorCode::Conflict, message))
+    StoreError::rejected(ErrorKind::Conflict, message)
 }
 
 fn invalid(e: validate::InvalidInput) -> StoreError {
-    StoreError::Rejected(RpcError::new(ErrorCode::InvalidInput, e.to_string()))
+    StoreError::rejected(ErrorKind::InvalidInput, e.to_string())
 }
 
 /// Finds a key by id, UUID or name. Names match live keys only (a deleted key gave its

@@ -6,7 +6,7 @@
 
 use rusqlite::Connection;
 
-use super::StoreError;
+use super::error::StoreError;
 
 /// Every migration in order. Never edit or reorder a shipped entry; append.
 const MIGRATIONS: &[(&str, &str)] = &[
@@ -21,6 +21,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0003_traffic",
         include_str!("../../migrations/0003_traffic.sql"),
+    ),
+    (
+        "0004_audit_actors",
+        include_str!("../../migrations/0004_audit_actors.sql"),
     ),
 ];
 

@@ -8,8 +8,11 @@
 //!   commit and never waits behind the writer.
 
 pub mod audit;
+mod error;
 pub mod keys;
 mod migrate;
+
+pub use error::StoreError;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -17,7 +20,6 @@ use std::thread;
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, Savepoint, TransactionBehavior};
-use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
 
 /// How long a connection waits for a lock before failing (S18). Only the writer writes, so
@@ -27,25 +29,6 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_BATCH: usize = 512;
 /// Reader connections kept open for reuse.
 const READER_POOL: usize = 8;
-
-#[derive(Debug, Error, Clone)]
-pub enum StoreError {
-    #[error("database error: {0}")]
-    Sqlite(String),
-    #[error("database schema: {0}")]
-    Schema(String),
-    #[error("the database writer has stopped")]
-    Closed,
-    /// A rule of the data was broken (duplicate name…); carries the wire error.
-    #[error("{0}")]
-    Rejected(#[from] veil_shared::rpc::RpcError),
-}
-
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
-        StoreError::Sqlite(e.to_string())
-    }
-}
 
 type Job = Box<dyn FnOnce(&mut Savepoint<'_>) -> Completion + Send>;
 

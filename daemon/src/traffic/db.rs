@@ -4,7 +4,6 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use rusqlite::{Connection, Row, params};
-use veil_shared::api::Actor;
 use veil_shared::model::{DisableReason, KeyRef, KeyState};
 use veil_shared::traffic::{KeyTraffic, ResetSchedule, TrafficReset, TrafficSort};
 use veil_shared::validate;
@@ -109,7 +108,6 @@ pub struct CycleWrite {
     /// Check every key's limit (start, and now and then), not only the moved ones.
     pub full_check: bool,
     pub retention: Retention,
-    pub actor: Actor,
 }
 
 pub struct Accounting {
@@ -131,13 +129,6 @@ pub struct CycleDone {
 
 fn clamp(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-/// A traffic row for the key, if it has none yet.
-pub fn ensure_row(conn: &Connection, key_id: i64) -> Result<(), StoreError> {
-    conn.prepare_cached("INSERT OR IGNORE INTO traffic (key_id) VALUES (?1)")?
-        .execute([key_id])?;
-    Ok(())
 }
 
 /// The cycle's transaction: deltas into totals with the new baselines (and the epoch), the
@@ -204,7 +195,7 @@ pub fn write_cycle(conn: &Connection, w: &CycleWrite) -> Result<CycleDone, Store
         }
     }
     history::maintain(conn, stamp, w.retention)?;
-    done.reset = limits::run_due_resets(conn, stamp, w.actor)?;
+    done.reset = limits::run_due_resets(conn, stamp)?;
     let moved_json;
     let scope = if w.full_check {
         Scope::All
@@ -214,7 +205,7 @@ pub fn write_cycle(conn: &Connection, w: &CycleWrite) -> Result<CycleDone, Store
         Scope::Moved(&moved_json)
     };
     done.enforced = limits::enforce(conn, stamp, scope)?;
-    limits::audit_enforced(conn, w.actor, &done.enforced)?;
+    limits::audit_enforced(conn, &done.enforced)?;
     Ok(done)
 }
 
@@ -350,11 +341,6 @@ mod tests {
         let n = 10_000;
         crate::store::keys::create_bulk(&tx, "k", n).unwrap();
         tx.commit().unwrap();
-        let actor = Actor {
-            uid: 0,
-            gid: 0,
-            pid: None,
-        };
         let retention = crate::traffic::TrafficConfig::default().retention();
         for round in 1..=4i64 {
             let rows: Vec<RowUpdate> = (1..=i64::from(n))
@@ -378,7 +364,6 @@ mod tests {
                 }),
                 full_check: false,
                 retention,
-                actor,
             };
             let start = Instant::now();
             let tx = conn.transaction().unwrap();
@@ -405,7 +390,7 @@ mod tests {
             history::maintain(&tx, crate::store::now(), retention).unwrap();
             let maintain = t.elapsed();
             let t = Instant::now();
-            limits::run_due_resets(&tx, crate::store::now(), actor).unwrap();
+            limits::run_due_resets(&tx, crate::store::now()).unwrap();
             let resets = t.elapsed();
             let t = Instant::now();
             limits::enforce(&tx, crate::store::now(), Scope::Moved("[]")).unwrap();

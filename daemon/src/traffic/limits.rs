@@ -8,7 +8,7 @@
 
 use rusqlite::{Connection, params};
 use time::{Date, Month, OffsetDateTime, Time};
-use veil_shared::api::Actor;
+use veil_shared::api::{Actor, DaemonTask};
 use veil_shared::model::{DisableReason, KeyState};
 use veil_shared::traffic::ResetSchedule;
 
@@ -155,11 +155,10 @@ fn disable(conn: &Connection, now: i64, scope: Scope<'_>) -> Result<Vec<Enforced
 }
 
 /// Audit rows for the daemon's own changes.
-pub fn audit_enforced(
-    conn: &Connection,
-    actor: Actor,
-    changes: &[Enforced],
-) -> Result<(), StoreError> {
+pub fn audit_enforced(conn: &Connection, changes: &[Enforced]) -> Result<(), StoreError> {
+    let actor = Actor::Daemon {
+        task: DaemonTask::Enforce,
+    };
     for change in changes {
         let detail = match (change.state, change.reason) {
             (KeyState::Active, _) => "enabled: no longer over its limit or past its expiry".into(),
@@ -169,7 +168,7 @@ pub fn audit_enforced(
         audit::insert(
             conn,
             &audit::Record {
-                actor,
+                actor: &actor,
                 method: "traffic.enforce",
                 key_id: Some(change.id),
                 key_ref: None,
@@ -178,6 +177,13 @@ pub fn audit_enforced(
             },
         )?;
     }
+    Ok(())
+}
+
+/// A traffic row for the key, if it has none yet.
+pub fn ensure_row(conn: &Connection, key_id: i64) -> Result<(), StoreError> {
+    conn.prepare_cached("INSERT OR IGNORE INTO traffic (key_id) VALUES (?1)")?
+        .execute([key_id])?;
     Ok(())
 }
 
@@ -213,7 +219,7 @@ pub fn reset_totals(
     at: i64,
     reason: ResetReason,
 ) -> Result<Cleared, StoreError> {
-    super::db::ensure_row(conn, key_id)?;
+    ensure_row(conn, key_id)?;
     let (uplink, downlink, period, day): (i64, i64, String, i64) = conn
         .prepare_cached(
             "SELECT uplink, downlink, reset_period, reset_day FROM traffic WHERE key_id = ?1",
@@ -241,7 +247,10 @@ pub fn reset_totals(
 
 /// Resets every live key whose periodic reset is due at `now`, each logged in
 /// `traffic_resets` and the audit trail. Returns their ids.
-pub fn run_due_resets(conn: &Connection, now: i64, actor: Actor) -> Result<Vec<i64>, StoreError> {
+pub fn run_due_resets(conn: &Connection, now: i64) -> Result<Vec<i64>, StoreError> {
+    let actor = Actor::Daemon {
+        task: DaemonTask::Reset,
+    };
     let due: Vec<(i64, String)> = conn
         .prepare_cached(
             "SELECT t.key_id, k.state FROM traffic t JOIN keys k ON k.id = t.key_id
@@ -264,7 +273,7 @@ pub fn run_due_resets(conn: &Connection, now: i64, actor: Actor) -> Result<Vec<i
         audit::insert(
             conn,
             &audit::Record {
-                actor,
+                actor: &actor,
                 method: "traffic.reset",
                 key_id: Some(key_id),
                 key_ref: None,

@@ -1,15 +1,17 @@
-//! Traffic accounting (S11, S29): exact per-key totals, live rates, history, data limits,
+//! Traffic accounting (per-key counts synced in the background and on demand, and the
+//! connection signals the core exposes): exact per-key totals, live rates, history, data limits,
 //! expiry and resets.
 //!
 //! - [`poller`]: the cycle. One `QueryStats` call for every user (read, never reset),
 //!   bracketed by two `GetSysStats` calls that pin down the core's epoch; deltas against
 //!   the last raw values; one database transaction; then events.
+//! - [`delta`]: counter names to key ids, raw counters to deltas, rates.
 //! - [`db`]: the cycle's transaction and the reads behind `traffic.get|list`.
 //! - [`history`]: per-minute buckets rolled up into hours and days, and their retention.
 //! - [`limits`]: data limits, expiry and periodic resets, enforced set-wise.
 //! - [`settings`]: a key's limit, expiry and reset schedule, set at create/update.
 //! - [`online`]: who is connected on a key (Xray only).
-//! - [`service`]: the `traffic.*` socket methods.
+//! - [`query`]: the reads behind the service's `traffic_*` calls.
 //!
 //! # Why nothing is lost or counted twice
 //!
@@ -31,146 +33,25 @@
 //! baseline within one epoch (someone reset it) also counts from zero.
 
 pub mod clock;
+mod config;
 pub mod db;
+pub mod delta;
 pub mod history;
 pub mod limits;
 pub mod online;
 pub mod poller;
-pub mod service;
+pub mod query;
 pub mod settings;
+mod shared;
 
-use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+pub use config::TrafficConfig;
+use shared::SyncReply;
+pub use shared::{Live, Shared};
 
-use serde::Deserialize;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use veil_shared::api::{Actor, Event};
-use veil_shared::rpc::RpcError;
-use veil_shared::traffic::CycleReport;
-
-use crate::applier::ApplierHandle;
-use crate::corelink::CoreLink;
-use crate::store::Store;
-
-/// `[traffic]` in `veild.toml`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TrafficConfig {
-    /// How often the poller reads the core's counters.
-    #[serde(default = "defaults::interval_ms")]
-    pub interval_ms: u64,
-    /// How long per-minute history is kept.
-    #[serde(default = "defaults::minute_retention_hours")]
-    pub minute_retention_hours: u64,
-    /// How long per-hour history is kept.
-    #[serde(default = "defaults::hour_retention_days")]
-    pub hour_retention_days: u64,
-    /// How long per-day history is kept.
-    #[serde(default = "defaults::day_retention_days")]
-    pub day_retention_days: u64,
-}
-
-mod defaults {
-    pub fn interval_ms() -> u64 {
-        10_000
-    }
-    pub fn minute_retention_hours() -> u64 {
-        48
-    }
-    pub fn hour_retention_days() -> u64 {
-        62
-    }
-    pub fn day_retention_days() -> u64 {
-        1_830
-    }
-}
-
-impl Default for TrafficConfig {
-    fn default() -> Self {
-        Self {
-            interval_ms: defaults::interval_ms(),
-            minute_retention_hours: defaults::minute_retention_hours(),
-            hour_retention_days: defaults::hour_retention_days(),
-            day_retention_days: defaults::day_retention_days(),
-        }
-    }
-}
-
-impl TrafficConfig {
-    /// Every value in range, or the first one that is not: (key, value, problem).
-    pub fn check(&self) -> Result<(), (&'static str, u64, String)> {
-        let ranges: [(&'static str, u64, u64, u64); 4] = [
-            ("traffic.interval_ms", self.interval_ms, 50, 3_600_000),
-            (
-                "traffic.minute_retention_hours",
-                self.minute_retention_hours,
-                2,
-                24 * 92,
-            ),
-            (
-                "traffic.hour_retention_days",
-                self.hour_retention_days,
-                2,
-                3_660,
-            ),
-            (
-                "traffic.day_retention_days",
-                self.day_retention_days,
-                2,
-                36_600,
-            ),
-        ];
-        for (key, value, min, max) in ranges {
-            if !(min..=max).contains(&value) {
-                return Err((key, value, format!("must be from {min} to {max}")));
-            }
-        }
-        Ok(())
-    }
-
-    pub fn retention(&self) -> history::Retention {
-        history::Retention {
-            minutes: (self.minute_retention_hours * 60) as i64,
-            hours: (self.hour_retention_days * 24) as i64,
-            days: self.day_retention_days as i64,
-        }
-    }
-}
-
-/// What the service layer and the poller share: rates of the last cycle and its report.
-#[derive(Default)]
-pub struct Live {
-    /// (uplink, downlink) bytes/s over the last cycle, for keys that moved in it.
-    pub rates: HashMap<i64, (u64, u64)>,
-    pub last_cycle: Option<CycleReport>,
-}
-
-type SyncReply = oneshot::Sender<Result<CycleReport, RpcError>>;
-
-/// Everything the poller and the `traffic.*` methods need.
-pub struct Shared {
-    pub store: Store,
-    pub link: CoreLink,
-    pub events: broadcast::Sender<Event>,
-    pub applier: ApplierHandle,
-    pub config: TrafficConfig,
-    /// The core's config file, read for its online-statistics policy.
-    pub core_config: PathBuf,
-    pub live: Mutex<Live>,
-    /// Who the audit trail names for the daemon's own changes (its uid and pid).
-    pub actor: Actor,
-}
-
-impl Shared {
-    fn with_live<T>(&self, f: impl FnOnce(&mut Live) -> T) -> T {
-        match self.live.lock() {
-            Ok(mut guard) => f(&mut guard),
-            Err(poisoned) => f(&mut poisoned.into_inner()),
-        }
-    }
-}
 
 /// A cheap handle on the traffic side: `traffic.*` methods and on-demand cycles.
 #[derive(Clone)]
@@ -179,37 +60,14 @@ pub struct Traffic {
     sync: mpsc::Sender<SyncReply>,
 }
 
-/// What [`Traffic::start`] needs.
-pub struct TrafficParts {
-    pub store: Store,
-    pub link: CoreLink,
-    pub events: broadcast::Sender<Event>,
-    pub applier: ApplierHandle,
-    pub config: TrafficConfig,
-    pub core_config: PathBuf,
-}
-
 impl Traffic {
     /// Starts the poller: a cycle now, then every `interval_ms` and on each `traffic.sync`,
     /// until `shutdown` (a cycle under way is finished first).
     pub fn start(
-        parts: TrafficParts,
+        shared: Shared,
         shutdown: CancellationToken,
     ) -> (Traffic, tokio::task::JoinHandle<()>) {
-        let shared = Arc::new(Shared {
-            store: parts.store,
-            link: parts.link,
-            events: parts.events,
-            applier: parts.applier,
-            config: parts.config,
-            core_config: parts.core_config,
-            live: Mutex::new(Live::default()),
-            actor: Actor {
-                uid: nix::unistd::geteuid().as_raw(),
-                gid: nix::unistd::getegid().as_raw(),
-                pid: i32::try_from(std::process::id()).ok(),
-            },
-        });
+        let shared = Arc::new(shared);
         let (tx, rx) = mpsc::channel(64);
         let poller = poller::Poller::new(Arc::clone(&shared));
         let task = tokio::spawn(poller.run(rx, shutdown));

@@ -1,4 +1,4 @@
-//! Who is connected on a key (S29): Xray's online map (`statsUserOnline` in the policy of
+//! Who is connected on a key (a connection-quality signal the core exposes): Xray's online map (`statsUserOnline` in the policy of
 //! the users' level, Xray v24.11.5+). v2fly has none, and is reported as unsupported,
 //! never as zero.
 
@@ -12,11 +12,12 @@ use crate::corelink::{CoreError, CoreLink, Flavor};
 /// The level Veil gives every user.
 const LEVEL: &str = "0";
 
-/// Whether the core config turns on online statistics for [`LEVEL`]; `None` when the file
-/// cannot be read as plain JSON (then the core is asked anyway).
+/// Whether the core config turns on online statistics for `LEVEL`; `None` when the file
+/// cannot be read (then the core is asked anyway). Comments are allowed, as the core
+/// allows them.
 pub fn policy_enabled(core_config: &Path) -> Option<bool> {
     let bytes = std::fs::read(core_config).ok()?;
-    let root: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let root = veil_shared::coreconfig::parse(&bytes).ok()?.root;
     Some(root["policy"]["levels"][LEVEL]["statsUserOnline"] == serde_json::Value::Bool(true))
 }
 

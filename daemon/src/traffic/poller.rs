@@ -1,5 +1,5 @@
-//! The poller: one task, one cycle at a time, on a timer and on `traffic.sync` (S11: one
-//! code path for both).
+//! The poller: one task, one cycle at a time, on a timer and on `traffic.sync` (one code
+//! path for the background sync and the on-demand one).
 //!
 //! A cycle:
 //! 1. `GetSysStats`, `QueryStats("user>>>key-", reset = false)`, `GetSysStats`: the two
@@ -23,15 +23,16 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use veil_shared::api::{Event, KeyAction, KeyEvent};
+use veil_shared::api::{Actor, DaemonTask, Event, KeyAction, KeyEvent};
 use veil_shared::model::KeyState;
-use veil_shared::rpc::{ErrorCode, RpcError};
 use veil_shared::traffic::{CycleReport, TrafficEvent, TrafficTick};
 
 use super::clock;
 use super::db::{self, Accounting, Baseline, CycleDone, CycleWrite, Epoch, IdMap, RowUpdate};
-use super::{Shared, SyncReply};
+use super::delta::{deltas, ticks};
+use super::shared::{Shared, SyncReply};
 use crate::corelink::CoreError;
+use crate::error::{ErrorKind, ServiceError};
 use crate::store::keys;
 
 /// Substring every per-key counter of Veil's users contains (`user>>>key-N@veil>>>…`).
@@ -118,138 +119,22 @@ impl Poller {
     }
 
     /// One cycle; `Err` when the core could not be read (maintenance still ran).
-    pub async fn cycle(&mut self) -> Result<CycleReport, RpcError> {
+    pub async fn cycle(&mut self) -> Result<CycleReport, ServiceError> {
         let started = Instant::now();
         self.cycles += 1;
         let full_check = self.cycles % FULL_CHECK_EVERY == 1;
-        if self.baselines.is_none() {
-            let loaded = self.shared.store.read(db::load_state).await;
-            match loaded {
-                Ok((baselines, epoch)) => {
-                    self.baselines = Some(baselines);
-                    self.epoch = epoch;
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "traffic: reading baselines failed");
-                    return Err(internal(e.to_string()));
-                }
-            }
-        }
-        let read = self.read_core().await;
+        self.load_baselines().await?;
+        let read = self.read_or_maintain(full_check).await?;
         let read_us = started.elapsed().as_micros() as u64;
-        let read = match read {
-            Ok(read) => {
-                if self.core_down {
-                    tracing::info!("traffic: the core's counters are readable again");
-                    self.core_down = false;
-                }
-                read
-            }
-            Err(why) => {
-                if !self.core_down {
-                    tracing::warn!(error = %why, "traffic: cannot read the core's counters; accounting waits");
-                }
-                self.core_down = matches!(why, Unread::Core(_));
-                self.maintain(full_check).await;
-                return Err(match why {
-                    Unread::Core(e) if e.is_transient() => RpcError::new(
-                        ErrorCode::CoreUnavailable,
-                        format!("cannot read the core's counters: {e}"),
-                    ),
-                    Unread::Core(e) => {
-                        internal(format!("the core refused the counters query: {e}"))
-                    }
-                    Unread::Unsure(why) => RpcError::new(
-                        ErrorCode::CoreUnavailable,
-                        format!("{why}; the counters are accounted next cycle"),
-                    ),
-                });
-            }
-        };
-
-        // The epoch these counters belong to.
-        let boot = clock::boot_id();
-        let (epoch, new_epoch) = match &self.epoch {
-            Some(e) if e.boot == boot && (e.start_ms - read.start_ms).abs() <= SAME_START_MS => {
-                (e.clone(), false)
-            }
-            previous => {
-                let number = previous.as_ref().map_or(1, |e| e.number + 1);
-                if previous.is_some() {
-                    tracing::info!(
-                        epoch = number,
-                        "traffic: the core restarted; its counters begin a new epoch"
-                    );
-                }
-                (
-                    Epoch {
-                        number,
-                        boot: boot.to_owned(),
-                        start_ms: read.start_ms,
-                    },
-                    true,
-                )
-            }
-        };
-
+        let (epoch, new_epoch) = self.epoch_of(read.start_ms);
         let baselines = self.baselines.get_or_insert_with(IdMap::default);
         let rows = deltas(&read.counters, baselines, epoch.number);
         let counters = read.counters.len() as u64;
-        drop(read.counters);
         let delta_us = started.elapsed().as_micros() as u64 - read_us;
 
-        let write = CycleWrite {
-            accounting: Some(Accounting {
-                epoch: epoch.clone(),
-                new_epoch,
-                rows: rows.clone(),
-            }),
-            full_check,
-            retention: self.shared.config.retention(),
-            actor: self.shared.actor,
-        };
         let written = Instant::now();
-        let done = match self
-            .shared
-            .store
-            .write(move |sp| {
-                let job = Instant::now();
-                db::write_cycle(sp, &write).map(|done| (done, job.elapsed()))
-            })
-            .await
-        {
-            Ok((done, job)) => {
-                tracing::trace!(
-                    job_us = job.as_micros() as u64,
-                    write_us = written.elapsed().as_micros() as u64,
-                    "traffic cycle's transaction"
-                );
-                done
-            }
-            Err(e) => {
-                // Nothing was committed; reload the baselines so the next cycle starts
-                // from what the database has.
-                tracing::error!(error = %e, "traffic: the cycle's transaction failed; nothing was counted");
-                self.baselines = None;
-                self.epoch = None;
-                return Err(internal(e.to_string()));
-            }
-        };
-
-        // Committed: the database and memory agree again.
-        if let Some(baselines) = self.baselines.as_mut() {
-            for row in &rows {
-                baselines.insert(
-                    row.key_id,
-                    Baseline {
-                        uplink: row.raw_uplink,
-                        downlink: row.raw_downlink,
-                        epoch: epoch.number,
-                    },
-                );
-            }
-        }
-        self.epoch = Some(epoch.clone());
+        let done = self.commit(&rows, &epoch, new_epoch, full_check).await?;
+        let db_us = written.elapsed().as_micros() as u64;
         let span_ms = self.last_read.map(|prev| (read.read_at - prev).max(1));
         self.last_read = Some(read.read_at);
 
@@ -265,6 +150,155 @@ impl Poller {
             enabled: enforced_ids(&done, KeyState::Active),
             reset: done.reset.clone(),
         };
+        tracing::debug!(
+            counters,
+            moved = report.moved,
+            took_us = report.took_us,
+            read_us,
+            delta_us,
+            db_us,
+            "traffic cycle"
+        );
+        self.share(&report, ticks, &done, span_ms);
+        self.publish(&done).await;
+        Ok(report)
+    }
+
+    /// Loads the baselines and the epoch from the database when memory has none (at start,
+    /// and after a failed transaction).
+    async fn load_baselines(&mut self) -> Result<(), ServiceError> {
+        if self.baselines.is_some() {
+            return Ok(());
+        }
+        match self.shared.store.read(db::load_state).await {
+            Ok((baselines, epoch)) => {
+                self.baselines = Some(baselines);
+                self.epoch = epoch;
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "traffic: reading baselines failed");
+                Err(internal(e.to_string()))
+            }
+        }
+    }
+
+    /// The core's counters; when they cannot be read, the cycle's maintenance runs anyway
+    /// and the caller hears why nothing was accounted.
+    async fn read_or_maintain(&mut self, full_check: bool) -> Result<CoreRead, ServiceError> {
+        match self.read_core().await {
+            Ok(read) => {
+                if self.core_down {
+                    tracing::info!("traffic: the core's counters are readable again");
+                    self.core_down = false;
+                }
+                Ok(read)
+            }
+            Err(why) => {
+                if !self.core_down {
+                    tracing::warn!(error = %why, "traffic: cannot read the core's counters; accounting waits");
+                }
+                self.core_down = matches!(why, Unread::Core(_));
+                self.maintain(full_check).await;
+                Err(match why {
+                    Unread::Core(e) if e.is_transient() => ServiceError::new(
+                        ErrorKind::CoreUnavailable,
+                        format!("cannot read the core's counters: {e}"),
+                    ),
+                    Unread::Core(e) => {
+                        internal(format!("the core refused the counters query: {e}"))
+                    }
+                    Unread::Unsure(why) => ServiceError::new(
+                        ErrorKind::CoreUnavailable,
+                        format!("{why}; the counters are accounted next cycle"),
+                    ),
+                })
+            }
+        }
+    }
+
+    /// The epoch counters read now belong to: the stored one while the core's start time
+    /// (on this boot's monotonic clock) stays put, else the next.
+    fn epoch_of(&self, start_ms: i64) -> (Epoch, bool) {
+        let boot = clock::boot_id();
+        match &self.epoch {
+            Some(e) if e.boot == boot && (e.start_ms - start_ms).abs() <= SAME_START_MS => {
+                (e.clone(), false)
+            }
+            previous => {
+                let number = previous.as_ref().map_or(1, |e| e.number + 1);
+                if previous.is_some() {
+                    tracing::info!(
+                        epoch = number,
+                        "traffic: the core restarted; its counters begin a new epoch"
+                    );
+                }
+                let epoch = Epoch {
+                    number,
+                    boot: boot.to_owned(),
+                    start_ms,
+                };
+                (epoch, true)
+            }
+        }
+    }
+
+    /// The cycle's one transaction; once committed, memory takes the new baselines. On
+    /// failure nothing was counted and the baselines are reloaded next cycle.
+    async fn commit(
+        &mut self,
+        rows: &[RowUpdate],
+        epoch: &Epoch,
+        new_epoch: bool,
+        full_check: bool,
+    ) -> Result<CycleDone, ServiceError> {
+        let write = CycleWrite {
+            accounting: Some(Accounting {
+                epoch: epoch.clone(),
+                new_epoch,
+                rows: rows.to_vec(),
+            }),
+            full_check,
+            retention: self.shared.config.retention(),
+        };
+        let done = match self
+            .shared
+            .store
+            .write(move |sp| db::write_cycle(sp, &write))
+            .await
+        {
+            Ok(done) => done,
+            Err(e) => {
+                tracing::error!(error = %e, "traffic: the cycle's transaction failed; nothing was counted");
+                self.baselines = None;
+                self.epoch = None;
+                return Err(internal(e.to_string()));
+            }
+        };
+        if let Some(baselines) = self.baselines.as_mut() {
+            for row in rows {
+                baselines.insert(
+                    row.key_id,
+                    Baseline {
+                        uplink: row.raw_uplink,
+                        downlink: row.raw_downlink,
+                        epoch: epoch.number,
+                    },
+                );
+            }
+        }
+        self.epoch = Some(epoch.clone());
+        Ok(done)
+    }
+
+    /// Rates and the report for the service's reads; `event.traffic` when some key moved.
+    fn share(
+        &self,
+        report: &CycleReport,
+        ticks: Vec<TrafficTick>,
+        done: &CycleDone,
+        span_ms: Option<i64>,
+    ) {
         self.shared.with_live(|live| {
             live.rates = ticks
                 .iter()
@@ -272,15 +306,6 @@ impl Poller {
                 .collect();
             live.last_cycle = Some(report.clone());
         });
-        tracing::debug!(
-            counters,
-            moved = report.moved,
-            took_us = report.took_us,
-            read_us,
-            delta_us,
-            db_us = written.elapsed().as_micros() as u64,
-            "traffic cycle"
-        );
         if !ticks.is_empty() {
             let _ = self.shared.events.send(Event::Traffic(TrafficEvent {
                 at: done.stamp,
@@ -288,8 +313,6 @@ impl Poller {
                 keys: ticks,
             }));
         }
-        self.publish(&done).await;
-        Ok(report)
     }
 
     /// Reads the counters between two uptime probes.
@@ -334,7 +357,6 @@ impl Poller {
             accounting: None,
             full_check,
             retention: self.shared.config.retention(),
-            actor: self.shared.actor,
         };
         match self
             .shared
@@ -367,7 +389,9 @@ impl Poller {
                     let _ = self.shared.events.send(Event::Key(KeyEvent {
                         action,
                         key,
-                        actor: None,
+                        actor: Some(Actor::Daemon {
+                            task: DaemonTask::Enforce,
+                        }),
                     }));
                 }
             }
@@ -377,8 +401,8 @@ impl Poller {
     }
 }
 
-fn internal(message: String) -> RpcError {
-    RpcError::new(ErrorCode::Internal, message)
+fn internal(message: String) -> ServiceError {
+    ServiceError::internal(message)
 }
 
 fn enforced_ids(done: &CycleDone, state: KeyState) -> Vec<i64> {
@@ -387,232 +411,4 @@ fn enforced_ids(done: &CycleDone, state: KeyState) -> Vec<i64> {
         .filter(|e| e.state == state)
         .map(|e| e.id)
         .collect()
-}
-
-/// `(key id, is uplink)` of a counter name `user>>>key-N@veil>>>traffic>>>uplink|downlink`
-/// (the email as [`crate::applier::email_for`] makes it).
-pub fn parse_counter(name: &str) -> Option<(i64, bool)> {
-    let rest = name.strip_prefix("user>>>key-")?;
-    let (digits, uplink) = match rest.strip_suffix("@veil>>>traffic>>>uplink") {
-        Some(digits) => (digits, true),
-        None => (rest.strip_suffix("@veil>>>traffic>>>downlink")?, false),
-    };
-    if digits.is_empty() || digits.starts_with('0') || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let id: i64 = digits.parse().ok()?;
-    Some((id, uplink))
-}
-
-/// Per key whose counters differ from its baseline: the bytes to add and the new raw
-/// values. A counter of a new epoch, or lower than its baseline, counts from zero; a
-/// counter the core does not list leaves its baseline alone. Counters equal to their
-/// baseline (most of them, most cycles) cost one lookup and nothing more.
-pub fn deltas(
-    counters: &[(String, i64)],
-    baselines: &IdMap<Baseline>,
-    epoch: u64,
-) -> Vec<RowUpdate> {
-    let mut moved: IdMap<(Option<i64>, Option<i64>)> = IdMap::default();
-    for (name, value) in counters {
-        let Some((id, uplink)) = parse_counter(name) else {
-            continue;
-        };
-        let value = (*value).max(0);
-        let unchanged = baselines.get(&id).is_some_and(|b| {
-            b.epoch == epoch && value == if uplink { b.uplink } else { b.downlink }
-        });
-        if unchanged {
-            continue;
-        }
-        let entry = moved.entry(id).or_default();
-        if uplink {
-            entry.0 = Some(value);
-        } else {
-            entry.1 = Some(value);
-        }
-    }
-    let mut rows: Vec<RowUpdate> = moved
-        .into_iter()
-        .map(|(id, (up, down))| {
-            let base = baselines
-                .get(&id)
-                .copied()
-                .filter(|b| b.epoch == epoch)
-                .unwrap_or(Baseline {
-                    uplink: 0,
-                    downlink: 0,
-                    epoch,
-                });
-            let (d_up, raw_up) = step(base.uplink, up);
-            let (d_down, raw_down) = step(base.downlink, down);
-            RowUpdate {
-                key_id: id,
-                d_uplink: d_up,
-                d_downlink: d_down,
-                raw_uplink: raw_up,
-                raw_downlink: raw_down,
-            }
-        })
-        .collect();
-    rows.sort_unstable_by_key(|r| r.key_id);
-    rows
-}
-
-fn step(base: i64, raw: Option<i64>) -> (u64, i64) {
-    match raw {
-        None => (0, base),
-        Some(raw) if raw >= base => ((raw - base) as u64, raw),
-        Some(raw) => (raw as u64, raw),
-    }
-}
-
-fn ticks(rows: &[RowUpdate], done: &CycleDone, span_ms: Option<i64>) -> Vec<TrafficTick> {
-    let moved: IdMap<&RowUpdate> = rows.iter().map(|r| (r.key_id, r)).collect();
-    done.totals
-        .iter()
-        .filter_map(|&(id, uplink, downlink)| {
-            let row = moved.get(&id)?;
-            let rate = |bytes: u64| match span_ms {
-                Some(ms) => {
-                    (u128::from(bytes) * 1000 / ms.max(1) as u128).min(u128::from(u64::MAX)) as u64
-                }
-                None => 0,
-            };
-            Some(TrafficTick {
-                id,
-                uplink_rate: rate(row.d_uplink),
-                downlink_rate: rate(row.d_downlink),
-                uplink,
-                downlink,
-            })
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn counters(list: &[(i64, i64, i64)]) -> Vec<(String, i64)> {
-        let mut out = Vec::new();
-        for &(id, up, down) in list {
-            out.push((format!("user>>>key-{id}@veil>>>traffic>>>uplink"), up));
-            out.push((format!("user>>>key-{id}@veil>>>traffic>>>downlink"), down));
-        }
-        out
-    }
-
-    fn base(up: i64, down: i64, epoch: u64) -> Baseline {
-        Baseline {
-            uplink: up,
-            downlink: down,
-            epoch,
-        }
-    }
-
-    #[test]
-    fn counter_names_match_the_emails_the_applier_gives() {
-        for id in [1, 9, 10, 12_345, i64::MAX] {
-            let email = crate::applier::email_for(id);
-            let name = format!("user>>>{email}>>>traffic>>>downlink");
-            assert_eq!(parse_counter(&name), Some((id, false)));
-            assert_eq!(crate::applier::id_from_email(&email), Some(id));
-        }
-    }
-
-    #[test]
-    fn counter_names_are_parsed_strictly() {
-        assert_eq!(
-            parse_counter("user>>>key-12@veil>>>traffic>>>uplink"),
-            Some((12, true))
-        );
-        assert_eq!(
-            parse_counter("user>>>key-1@veil>>>traffic>>>downlink"),
-            Some((1, false))
-        );
-        for bad in [
-            "user>>>alice@example>>>traffic>>>uplink",
-            "inbound>>>vless-in>>>traffic>>>uplink",
-            "user>>>key-01@veil>>>traffic>>>uplink",
-            "user>>>key-1@veil>>>traffic>>>sideways",
-            "user>>>key-1@veil>>>online",
-        ] {
-            assert_eq!(parse_counter(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn deltas_are_counted_once_from_the_baseline() {
-        let mut known = IdMap::default();
-        known.insert(1, base(100, 1_000, 1));
-        known.insert(2, base(50, 50, 1));
-        let rows = deltas(
-            &counters(&[(1, 150, 1_500), (2, 50, 50), (3, 7, 9)]),
-            &known,
-            1,
-        );
-        assert_eq!(
-            rows,
-            vec![
-                RowUpdate {
-                    key_id: 1,
-                    d_uplink: 50,
-                    d_downlink: 500,
-                    raw_uplink: 150,
-                    raw_downlink: 1_500
-                },
-                // Key 3 is new: all of its counters count.
-                RowUpdate {
-                    key_id: 3,
-                    d_uplink: 7,
-                    d_downlink: 9,
-                    raw_uplink: 7,
-                    raw_downlink: 9
-                },
-            ]
-        );
-    }
-
-    #[test]
-    fn a_lower_counter_or_a_new_epoch_counts_from_zero() {
-        let mut known = IdMap::default();
-        known.insert(1, base(100, 1_000, 1));
-        // Lower than the baseline in the same epoch: reset behind our back.
-        let rows = deltas(&counters(&[(1, 30, 2_000)]), &known, 1);
-        assert_eq!((rows[0].d_uplink, rows[0].d_downlink), (30, 1_000));
-        // A new epoch: the old baselines are worth nothing, even if the counter is higher.
-        let rows = deltas(&counters(&[(1, 500, 5_000)]), &known, 2);
-        assert_eq!((rows[0].d_uplink, rows[0].d_downlink), (500, 5_000));
-        // A new epoch with counters still at zero: no bytes, but the baseline moves to it.
-        let rows = deltas(&counters(&[(1, 0, 0)]), &known, 2);
-        assert_eq!(
-            rows,
-            vec![RowUpdate {
-                key_id: 1,
-                d_uplink: 0,
-                d_downlink: 0,
-                raw_uplink: 0,
-                raw_downlink: 0
-            }]
-        );
-    }
-
-    #[test]
-    fn a_missing_counter_keeps_its_baseline() {
-        let mut known = IdMap::default();
-        known.insert(1, base(100, 1_000, 1));
-        let only_down = vec![("user>>>key-1@veil>>>traffic>>>downlink".to_owned(), 1_200)];
-        let rows = deltas(&only_down, &known, 1);
-        assert_eq!(
-            rows,
-            vec![RowUpdate {
-                key_id: 1,
-                d_uplink: 0,
-                d_downlink: 200,
-                raw_uplink: 100,
-                raw_downlink: 1_200
-            }]
-        );
-    }
 }

@@ -5,7 +5,6 @@
 
 use rusqlite::{Connection, params};
 use veil_shared::model::{KeyRef, KeyState};
-use veil_shared::rpc::{ErrorCode, RpcError};
 use veil_shared::traffic::ResetSchedule;
 
 use super::limits::{self, Enforced, Scope};
@@ -63,7 +62,7 @@ impl Applied {
 }
 
 fn invalid(message: String) -> StoreError {
-    StoreError::Rejected(RpcError::new(ErrorCode::InvalidInput, message))
+    StoreError::rejected(crate::error::ErrorKind::InvalidInput, message)
 }
 
 /// Applies `s` to key `key_id` (which must be live) and enforces its limit and expiry.
@@ -74,7 +73,7 @@ pub fn apply(conn: &Connection, key_id: i64, s: &KeySettings) -> Result<Applied,
     }
     keys::get_live(conn, &KeyRef::Id(key_id))?;
     let at = now();
-    super::db::ensure_row(conn, key_id)?;
+    limits::ensure_row(conn, key_id)?;
     if let Some(limit) = s.data_limit {
         let limit = match limit {
             Some(bytes) => Some(i64::try_from(bytes).map_err(|_| {
@@ -90,6 +89,9 @@ pub fn apply(conn: &Connection, key_id: i64, s: &KeySettings) -> Result<Applied,
         applied.changed.push("data_limit");
     }
     if let Some(expires) = s.expires_at {
+        if let Some(secs) = expires {
+            veil_shared::validate::expires_at(secs).map_err(|e| invalid(e.to_string()))?;
+        }
         conn.prepare_cached("UPDATE keys SET expires_at = ?1, updated_at = ?2 WHERE id = ?3")?
             .execute(params![expires, at, key_id])?;
         applied.changed.push("expires_at");

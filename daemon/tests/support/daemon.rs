@@ -35,6 +35,10 @@ pub struct DaemonConfig {
     /// Points veild at a real (or fake) core. `None`: a core that is never up
     /// (`api = 127.0.0.1:1`) with a minimal valid v2fly config file at `DIR/core.json`.
     pub core: Option<CoreSection>,
+    /// More TOML after the other sections, e.g. a `[connections]` table.
+    pub extra_toml: String,
+    /// `(soft, hard)` limit on open files veild starts with (`prlimit --nofile`).
+    pub nofile: Option<(u64, u64)>,
 }
 
 impl Default for DaemonConfig {
@@ -43,6 +47,8 @@ impl Default for DaemonConfig {
             socket_group: current_group(),
             extra_core: String::new(),
             core: None,
+            extra_toml: String::new(),
+            nofile: None,
         }
     }
 }
@@ -199,6 +205,7 @@ pub struct Daemon {
     pub config: PathBuf,
     child: Option<Child>,
     log: PathBuf,
+    nofile: Option<(u64, u64)>,
 }
 
 impl Daemon {
@@ -230,10 +237,11 @@ impl Daemon {
         };
         let text = format!(
             "socket = \"{sock}\"\ndatabase = \"{db}\"\nsocket_group = \"{group}\"\n\
-             {core}[public]\nhost = \"127.0.0.1\"\n",
+             {core}[public]\nhost = \"127.0.0.1\"\n{extra}\n",
             sock = dir.join("veil.sock").display(),
             db = dir.join("veil.db").display(),
             group = cfg.socket_group,
+            extra = cfg.extra_toml,
         );
         std::fs::write(&config, text).expect("write veild.toml");
         config
@@ -252,6 +260,7 @@ impl Daemon {
             config,
             child: None,
             log: dir.join("veild.log"),
+            nofile: cfg.nofile,
         };
         daemon.spawn_and_wait();
         daemon
@@ -275,7 +284,16 @@ impl Daemon {
             .append(true)
             .open(&self.log)
             .expect("open log");
-        let child = Command::new(veild_bin())
+        let mut command = match self.nofile {
+            // prlimit execs veild in its own process: the pid stays the daemon's.
+            Some((soft, hard)) => {
+                let mut c = Command::new("prlimit");
+                c.arg(format!("--nofile={soft}:{hard}")).arg(veild_bin());
+                c
+            }
+            None => Command::new(veild_bin()),
+        };
+        let child = command
             .arg("--config")
             .arg(&self.config)
             .env("NOTIFY_SOCKET", &notify_path)
@@ -395,6 +413,13 @@ impl Daemon {
                 "veild: {what} not seen within {timeout:?}\nlast health: {last:#}\nlog:\n{}",
                 self.log_text()
             )
+        })
+    }
+
+    /// Waits until health reports the core up (`core.status == up`).
+    pub fn wait_core_up(&self, timeout: Duration) -> Value {
+        self.wait_health("core.status == up", timeout, |h| {
+            h["core"]["status"] == "up"
         })
     }
 

@@ -8,7 +8,7 @@ use veil_shared::model::{Key, KeyRef};
 use veil_shared::validate;
 
 use super::event::{Action, Cmd};
-use super::fmt;
+use crate::{format, parse};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FormKind {
@@ -124,8 +124,9 @@ impl Form {
     }
 
     pub fn edit(key: &Key) -> Form {
-        let limit = key.data_limit.map(exact_size).unwrap_or_default();
-        let expiry = key.expires_at.map(fmt::utc_date).unwrap_or_default();
+        // Shown exactly, so saving an untouched field would store the same value.
+        let limit = key.data_limit.map(format::bytes_exact).unwrap_or_default();
+        let expiry = key.expires_at.map(format::expiry_input).unwrap_or_default();
         Form {
             kind: FormKind::Edit { id: key.id },
             fields: vec![
@@ -235,8 +236,8 @@ impl Form {
         };
         let name = || validate::name(&text("Name")).map_err(|e| (at("Name"), e.to_string()));
         let note = || validate::note(&text("Note")).map_err(|e| (at("Note"), e.to_string()));
-        let limit = || fmt::parse_size(&text("Limit")).map_err(|e| (at("Limit"), e));
-        let expiry = || fmt::parse_expiry(&text("Expiry"), now).map_err(|e| (at("Expiry"), e));
+        let limit = || parse_limit(&text("Limit")).map_err(|e| (at("Limit"), e));
+        let expiry = || parse_expiry(&text("Expiry"), now).map_err(|e| (at("Expiry"), e));
         match self.kind {
             FormKind::Add => {
                 let name = name()?;
@@ -287,14 +288,27 @@ impl Form {
     }
 }
 
-/// A limit as the edit form shows it: exact in the largest unit that divides it.
-fn exact_size(n: u64) -> String {
-    for (shift, unit) in [(40, "T"), (30, "G"), (20, "M"), (10, "K")] {
-        if n >= 1 << shift && n.is_multiple_of(1 << shift) {
-            return format!("{}{unit}", n >> shift);
-        }
+/// A data limit as typed in the form: empty is unlimited, anything else is read by the
+/// shared parser (so `10GB` here is what `veil key add --limit 10GB` stores).
+fn parse_limit(raw: &str) -> Result<Option<u64>, String> {
+    if raw.trim().is_empty() {
+        return Ok(None);
     }
-    n.to_string()
+    parse::limit(raw).map_err(|e| format!("{e} (empty: unlimited)"))
+}
+
+/// An expiry as typed in the form: empty is never, anything else is read by the shared
+/// parser; unlike the CLI, the form refuses a time already past, which is surely a typo.
+fn parse_expiry(raw: &str, now: i64) -> Result<Option<i64>, String> {
+    let text = raw.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    match parse::expiry(text, now) {
+        Ok(Some(at)) if at <= now => Err(format!("{text} is in the past")),
+        Ok(at) => Ok(at),
+        Err(e) => Err(format!("{e} (empty: never)")),
+    }
 }
 
 #[cfg(test)]
@@ -345,6 +359,35 @@ mod tests {
     }
 
     #[test]
+    fn the_form_reads_sizes_and_dates_like_the_cli() {
+        let now = 1_795_708_980; // 2026-11-26 16:03 UTC
+        assert_eq!(parse_limit(""), Ok(None));
+        assert_eq!(parse_limit("-"), Ok(None));
+        assert_eq!(parse_limit("10GB"), Ok(Some(10_000_000_000)));
+        assert_eq!(parse_limit("10G"), Ok(Some(10 << 30)));
+        assert_eq!(parse_limit("500 MiB"), Ok(Some(500 << 20)));
+        assert!(parse_limit("x").unwrap_err().contains("not a size"));
+        assert_eq!(parse_expiry("", now), Ok(None));
+        assert_eq!(parse_expiry("2026-12-31", now), Ok(Some(1_798_761_599)));
+        assert_eq!(parse_expiry("30d", now), Ok(Some(now + 30 * 86_400)));
+        assert!(parse_expiry("2020-01-01", now).is_err());
+        assert!(parse_expiry("soon", now).is_err());
+        assert!(parse_expiry("0d", now).is_err());
+    }
+
+    #[test]
+    fn edit_shows_values_that_save_back_unchanged() {
+        let mut key = crate::dash::tests::key(3, "bob");
+        key.data_limit = Some(10_000_000_000);
+        key.expires_at = Some(1_801_439_999);
+        let form = Form::edit(&key);
+        assert_eq!(form.fields[0].value, "10GB");
+        assert_eq!(form.fields[1].value, "2027-01-31");
+        assert_eq!(parse_limit(&form.fields[0].value), Ok(key.data_limit));
+        assert_eq!(parse_expiry(&form.fields[1].value, 0), Ok(key.expires_at));
+    }
+
+    #[test]
     fn editing_moves_the_cursor_by_characters() {
         let mut form = Form::add();
         type_text(&mut form, "東京x");
@@ -362,7 +405,7 @@ mod tests {
         let mut key = crate::dash::tests::key(3, "bob");
         key.data_limit = Some(5 << 30);
         let mut form = Form::edit(&key);
-        assert_eq!(form.fields[0].value, "5G");
+        assert_eq!(form.fields[0].value, "5GiB");
         press(&mut form, KeyCode::Down);
         press(&mut form, KeyCode::Down);
         type_text(&mut form, "laptop");

@@ -7,12 +7,12 @@
 //! once a minute (the header clock).
 //!
 //! - [`app`]: the state. [`event`]: messages, calls and effects. [`keymap`]: keys as data.
-//! - [`form`]: the key forms. [`fmt`]: short renderings of values. [`theme`]: styles.
+//! - [`form`]: the key forms. [`theme`]: styles. Values are rendered by [`crate::format`]
+//!   and [`crate::text`], and typed input read by [`crate::parse`], as in the CLI.
 //! - [`terminal`]: raw mode, the alternate screen, restore on exit and on panic, OSC 52.
 
 pub mod app;
 pub mod event;
-pub mod fmt;
 pub mod form;
 pub mod keymap;
 pub mod net;

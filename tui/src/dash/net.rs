@@ -154,6 +154,8 @@ async fn call<M: Method>(
     client.call(params).await.map_err(|e| call_error(e, broken))
 }
 
+/// Makes one call. Long on purpose: one short arm per [`Cmd`], each mapping a call to its
+/// reply, so every call the dashboard can make is readable in one place.
 async fn perform(client: &mut Client, cmd: Cmd) -> (Reply, Option<String>) {
     let mut broken = None;
     let b = &mut broken;

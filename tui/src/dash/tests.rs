@@ -740,7 +740,7 @@ fn key_events_update_the_table_and_the_log() {
     let mut app = fixture(Theme::COLOR, 80, 24);
     let mut k = key(9, "new-phone");
     k.pending = true;
-    let actor = Some(Actor {
+    let actor = Some(Actor::Peer {
         uid: 1000,
         gid: 1000,
         pid: Some(77),
@@ -750,7 +750,7 @@ fn key_events_update_the_table_and_the_log() {
         Msg::Daemon(Event::Key(DaemonKeyEvent {
             action: KeyAction::Created,
             key: k.clone(),
-            actor,
+            actor: actor.clone(),
         })),
     );
     assert_eq!(app.keys.last().unwrap().name, "new-phone");

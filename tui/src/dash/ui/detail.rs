@@ -8,10 +8,14 @@ use ratatui::widgets::{Block, Borders, Paragraph, Sparkline, Wrap};
 use veil_shared::traffic::{Online, Resolution};
 
 use super::keys::state_style;
-use super::{bar, missing};
+use super::parts::{bar, missing};
 use crate::dash::app::{App, Detail, Load};
-use crate::dash::fmt;
+use crate::format;
+use crate::text;
 
+/// The detail screen. Long on purpose: it builds the screen's lines top to bottom in the
+/// order they are shown (state, limits, expiry, traffic, link, chart), which reads best as
+/// one sequence.
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, d: &Detail) {
     let t = app.theme;
     let Some(key) = app.key(d.id) else {
@@ -24,7 +28,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, d: &Detail) {
     let title = Line::from(vec![
         Span::styled(format!(" {} ", key.name), t.accent()),
         Span::styled(format!("#{} ", key.id), t.dim()),
-        Span::styled(format!(" {} ", fmt::state_long(key)), state_style(app, key)),
+        Span::styled(
+            format!(" {} ", format::state_long(key)),
+            state_style(app, key),
+        ),
     ]);
     let outer = Block::default().borders(Borders::ALL).title(title);
     let inner = outer.inner(area);
@@ -40,9 +47,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, d: &Detail) {
         Line::from(vec![label("uuid"), Span::raw(key.uuid.to_string())]),
         Line::from(vec![
             label("created"),
-            Span::raw(fmt::utc_minute(key.created_at)),
+            Span::raw(format::utc_minute(key.created_at)),
             Span::styled(
-                format!("  updated {}", fmt::utc_minute(key.updated_at)),
+                format!("  updated {}", format::utc_minute(key.updated_at)),
                 t.dim(),
             ),
         ]),
@@ -61,16 +68,18 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, d: &Detail) {
             limit.push(Span::styled(empty, t.dim()));
             limit.push(Span::raw(format!(
                 " {} of {} ({:.0}%)",
-                fmt::bytes_long(used),
-                fmt::bytes_long(max),
+                format::bytes_long(used),
+                format::bytes_long(max),
                 ratio * 100.0
             )));
         }
-        (Some(max), None) => limit.push(Span::raw(format!("{} (used: —)", fmt::bytes_long(max)))),
+        (Some(max), None) => {
+            limit.push(Span::raw(format!("{} (used: —)", format::bytes_long(max))))
+        }
         (None, Some(used)) => {
             limit.push(Span::raw("unlimited"));
             limit.push(Span::styled(
-                format!(" · used {}", fmt::bytes_long(used)),
+                format!(" · used {}", format::bytes_long(used)),
                 t.dim(),
             ));
         }
@@ -81,8 +90,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, d: &Detail) {
     match key.expires_at {
         Some(at) => expiry.push(Span::raw(format!(
             "{} ({})",
-            fmt::utc_minute(at),
-            fmt::expiry(Some(at), app.now)
+            format::utc_minute(at),
+            format::expiry(Some(at), app.now)
         ))),
         None => expiry.push(Span::raw("never")),
     }
@@ -106,11 +115,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, d: &Detail) {
     match app.traffic.get(&key.id) {
         Some(tr) if app.traffic_supported == Some(true) => {
             now.push(Span::styled(
-                format!("↓{:<9}", fmt::rate(tr.downlink_rate)),
+                format!("↓{:<9}", format::rate(tr.downlink_rate)),
                 t.down(),
             ));
             now.push(Span::styled(
-                format!("↑{:<9}", fmt::rate(tr.uplink_rate)),
+                format!("↑{:<9}", format::rate(tr.uplink_rate)),
                 t.up(),
             ));
         }
@@ -120,8 +129,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, d: &Detail) {
         now.push(Span::styled(
             format!(
                 " lifetime ↓{} ↑{}",
-                fmt::bytes(tr.traffic.lifetime_downlink),
-                fmt::bytes(tr.traffic.lifetime_uplink)
+                format::bytes(tr.traffic.lifetime_downlink),
+                format::bytes(tr.traffic.lifetime_uplink)
             ),
             t.dim(),
         ));
@@ -134,7 +143,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, d: &Detail) {
     };
     lines.push(Line::from(vec![label("note"), note]));
     let link = match &d.link {
-        Load::Ready(link) => Span::raw(fmt::clip(link, usize::from(info.width.saturating_sub(10)))),
+        Load::Ready(link) => {
+            Span::raw(text::clip(link, usize::from(info.width.saturating_sub(10))))
+        }
         Load::Loading | Load::Idle => Span::styled("…", t.dim()),
         Load::Unsupported => missing(app),
         Load::Failed(e) => Span::styled(e.clone(), t.bad()),
@@ -180,6 +191,8 @@ fn span_of(resolution: Resolution) -> i64 {
     }
 }
 
+/// The history chart with its axes and labels; one widget built step by step, hence the
+/// length.
 fn history_chart(frame: &mut Frame, area: Rect, app: &App, d: &Detail) {
     let t = app.theme;
     if area.height < 3 {
@@ -250,15 +263,15 @@ fn history_chart(frame: &mut Frame, area: Rect, app: &App, d: &Detail) {
         chart,
     );
     let when = |at: i64| match d.resolution {
-        Resolution::Minute => fmt::utc_hm(at),
-        _ => fmt::utc_minute(at),
+        Resolution::Minute => format::utc_hm(at),
+        _ => format::utc_minute(at),
     };
     let text = format!(
         "{} … {}   total {}   peak {}",
         when(first),
         when(end),
-        fmt::bytes_long(total),
-        fmt::bytes_long(peak)
+        format::bytes_long(total),
+        format::bytes_long(peak)
     );
     frame.render_widget(Paragraph::new(Span::styled(text, t.dim())), legend);
 }

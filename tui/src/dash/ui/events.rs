@@ -5,9 +5,10 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::events_rows;
+use super::parts::events_rows;
 use crate::dash::app::{App, LogKind};
-use crate::dash::fmt;
+use crate::format;
+use crate::text;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let t = app.theme;
@@ -44,15 +45,15 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                 LogKind::Info => ("info  ", t.dim()),
             };
             let when = if app.now - e.at < 86_400 {
-                fmt::utc_clock(e.at)
+                format::utc_clock(e.at)
             } else {
-                fmt::utc_date(e.at)
+                format::utc_date(e.at)
             };
             Line::from(vec![
                 Span::styled(format!(" {when:>10} "), t.dim()),
                 Span::styled(tag, style),
                 Span::raw(" "),
-                Span::raw(fmt::clip(&e.text, width)),
+                Span::raw(text::clip(&e.text, width)),
             ])
         })
         .collect();

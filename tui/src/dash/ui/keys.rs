@@ -6,9 +6,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Row, Table};
 use veil_shared::model::{Key, KeyState};
 
-use super::{bar, missing, table_rows};
+use super::parts::{bar, missing, table_rows};
 use crate::dash::app::{App, SortBy, Traffic};
-use crate::dash::fmt;
+use crate::format;
+use crate::text;
 
 /// One column: its title, its width (0: takes the rest), and from which terminal width on
 /// it is shown.
@@ -189,13 +190,13 @@ fn row<'a>(app: &App, key: &'a Key, columns: &[&Column], name_width: usize) -> R
     let supported = app.traffic_supported == Some(true);
     let cells = columns.iter().map(|c| match c.title {
         "id" => Line::from(Span::styled(key.id.to_string(), t.dim())),
-        "name" => Line::from(fmt::clip(&key.name, name_width)),
-        "state" => Line::from(Span::styled(fmt::state(key), state_style(app, key))),
+        "name" => Line::from(text::clip(&key.name, name_width)),
+        "state" => Line::from(Span::styled(format::state(key), state_style(app, key))),
         "↓ now" => rate_cell(app, supported, traffic.map(|t| t.downlink_rate), t.down()),
         "↑ now" => rate_cell(app, supported, traffic.map(|t| t.uplink_rate), t.up()),
         "used / limit" => used_cell(app, key, traffic),
         "expires" => {
-            let text = fmt::expiry(key.expires_at, app.now);
+            let text = format::expiry(key.expires_at, app.now);
             let soon = key.expires_at.is_some_and(|at| at - app.now < 3 * 86_400);
             if soon {
                 Line::from(Span::styled(text, t.warn()))
@@ -205,7 +206,7 @@ fn row<'a>(app: &App, key: &'a Key, columns: &[&Column], name_width: usize) -> R
         }
         "online" => online_cell(app, supported, traffic),
         "note" => Line::from(Span::styled(
-            fmt::clip(&key.note.replace('\n', " "), 20),
+            text::clip(&key.note.replace('\n', " "), 20),
             t.dim(),
         )),
         _ => Line::from(""),
@@ -232,7 +233,7 @@ fn rate_cell(
     match (supported, rate) {
         (false, _) => Line::from(missing(app)),
         (true, None | Some(0)) => Line::from(Span::styled("0", app.theme.dim())),
-        (true, Some(r)) => Line::from(Span::styled(fmt::rate(r), style)),
+        (true, Some(r)) => Line::from(Span::styled(format::rate(r), style)),
     }
 }
 
@@ -242,7 +243,7 @@ fn used_cell(app: &App, key: &Key, traffic: Option<&Traffic>) -> Line<'static> {
         return match key.data_limit {
             Some(limit) => Line::from(vec![
                 missing(app),
-                Span::raw(format!(" / {}", fmt::bytes(limit))),
+                Span::raw(format!(" / {}", format::bytes(limit))),
             ]),
             None => Line::from(missing(app)),
         };
@@ -250,7 +251,7 @@ fn used_cell(app: &App, key: &Key, traffic: Option<&Traffic>) -> Line<'static> {
     let used = traffic.map_or(0, Traffic::used);
     match key.data_limit {
         None => Line::from(vec![
-            Span::raw(fmt::bytes(used)),
+            Span::raw(format::bytes(used)),
             Span::styled(" / ∞", t.dim()),
         ]),
         Some(limit) => {
@@ -260,7 +261,7 @@ fn used_cell(app: &App, key: &Key, traffic: Option<&Traffic>) -> Line<'static> {
             Line::from(vec![
                 Span::styled(full, t.gauge(ratio)),
                 Span::styled(empty, t.dim()),
-                Span::raw(format!(" {}/{}", fmt::bytes(used), fmt::bytes(limit))),
+                Span::raw(format!(" {}/{}", format::bytes(used), format::bytes(limit))),
             ])
         }
     }
@@ -277,7 +278,7 @@ fn online_cell(app: &App, supported: bool, traffic: Option<&Traffic>) -> Line<'s
             last_active: Some(at),
             ..
         }) => Line::from(Span::styled(
-            fmt::short_span(app.now.saturating_sub(*at).unsigned_abs()),
+            format::short_span(app.now.saturating_sub(*at).unsigned_abs()),
             t.dim(),
         )),
         _ => Line::from(Span::styled("never", t.dim())),

@@ -1,16 +1,18 @@
 //! Drawing. Every function here takes the state by shared reference and only paints:
 //! nothing is fetched, nothing is changed. Each screen and popup is its own module.
 //!
-//! - [`overview`]: core, daemon, keys, traffic, the rate sparkline, the busiest keys.
-//! - [`keys`]: the key table (only the rows on screen are built).
-//! - [`detail`]: one key: link, limits, online, history chart.
-//! - [`events`]: the event log.
-//! - [`popup`]: help, forms, confirmations; [`qr`]: the QR code.
+//! - `overview`: core, daemon, keys, traffic, the rate sparkline, the busiest keys.
+//! - `keys`: the key table (only the rows on screen are built).
+//! - `detail`: one key: link, limits, online, history chart.
+//! - `events`: the event log.
+//! - `popup`: help, forms, confirmations; `qr`: the QR code.
+//! - `parts`: rows that fit, centering, bars: the pieces the screens share.
 
 mod detail;
 mod events;
 mod keys;
 mod overview;
+mod parts;
 mod popup;
 mod qr;
 
@@ -21,7 +23,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::app::{App, Conn, Popup, Tone, View};
-use super::fmt;
+use crate::format;
+
+pub use self::parts::{bar, centered, events_rows, missing, table_rows};
 
 /// Below this size only a short note is drawn.
 pub const MIN_WIDTH: u16 = 40;
@@ -30,20 +34,7 @@ pub const MIN_HEIGHT: u16 = 10;
 /// The header's clock: it only changes once a minute, so an idle dashboard redraws
 /// about once a minute.
 pub fn clock_text(now: i64) -> String {
-    format!("{} UTC", fmt::utc_hm(now))
-}
-
-/// How many key rows the table shows at this terminal size.
-pub fn table_rows(width: u16, height: u16) -> usize {
-    let _ = width;
-    // Header, footer, the table's info line and its column titles.
-    usize::from(height.saturating_sub(4))
-}
-
-/// How many log lines the events screen shows.
-pub fn events_rows(width: u16, height: u16) -> usize {
-    let _ = width;
-    usize::from(height.saturating_sub(3))
+    format!("{} UTC", format::utc_hm(now))
 }
 
 pub fn draw(frame: &mut Frame, app: &App) {
@@ -123,7 +114,7 @@ fn header(frame: &mut Frame, area: Rect, app: &App) {
             "✕",
             format!(
                 "reconnecting… {}",
-                fmt::short_span(app.now.saturating_sub(*since).unsigned_abs())
+                format::short_span(app.now.saturating_sub(*since).unsigned_abs())
             ),
             t.bad(),
         ),
@@ -198,37 +189,4 @@ fn hints(app: &App) -> Line<'static> {
         spans.push(Span::styled(format!(" {what}  "), t.dim()));
     }
     Line::from(spans)
-}
-
-/// A rectangle of at most `width`×`height`, centered in `area`.
-pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
-    let w = width.min(area.width);
-    let h = height.min(area.height);
-    Rect {
-        x: area.x + (area.width - w) / 2,
-        y: area.y + (area.height - h) / 2,
-        width: w,
-        height: h,
-    }
-}
-
-/// "—" in the dim style: a value this daemon does not report (yet).
-pub fn missing(app: &App) -> Span<'static> {
-    Span::styled("—", app.theme.dim())
-}
-
-/// A text bar of `width` cells filled to `ratio`.
-pub fn bar(ratio: f64, width: usize) -> (String, String) {
-    let ratio = if ratio.is_finite() {
-        ratio.clamp(0.0, 1.0)
-    } else {
-        0.0
-    };
-    #[allow(
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
-        clippy::cast_precision_loss
-    )]
-    let filled = ((ratio * width as f64).round() as usize).min(width);
-    ("▰".repeat(filled), "▱".repeat(width - filled))
 }

@@ -7,9 +7,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Row, Sparkline, Table};
 use veil_shared::api::CoreStatus;
 
-use super::missing;
+use super::parts::missing;
 use crate::dash::app::{App, Conn};
-use crate::dash::fmt;
+use crate::format;
+use crate::text;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let tall = area.height >= 30;
@@ -61,12 +62,12 @@ fn core_panel(frame: &mut Frame, area: Rect, app: &App) {
                 Line::from(vec![
                     label("uptime", app),
                     c.uptime_secs
-                        .map_or_else(|| missing(app), |s| Span::raw(fmt::uptime(s))),
+                        .map_or_else(|| missing(app), |s| Span::raw(format::uptime(s))),
                 ]),
                 Line::from(vec![
                     label("memory", app),
                     c.memory_bytes
-                        .map_or_else(|| missing(app), |b| Span::raw(fmt::bytes_long(b))),
+                        .map_or_else(|| missing(app), |b| Span::raw(format::bytes_long(b))),
                 ]),
             ];
             match (&c.last_error, c.status) {
@@ -109,7 +110,7 @@ fn daemon_panel(frame: &mut Frame, area: Rect, app: &App) {
             label("resync", app),
             Span::raw(format!(
                 "{}, {}",
-                fmt::utc_hm(r.at),
+                format::utc_hm(r.at),
                 r.reason.replace('_', " ")
             )),
         ],
@@ -137,7 +138,7 @@ fn daemon_panel(frame: &mut Frame, area: Rect, app: &App) {
         config,
         Line::from(vec![
             label("up", app),
-            Span::raw(fmt::uptime(h.uptime_secs)),
+            Span::raw(format::uptime(h.uptime_secs)),
             Span::styled(format!(" · pid {}", h.pid), t.dim()),
         ]),
     ];
@@ -212,14 +213,14 @@ fn traffic_panel(frame: &mut Frame, area: Rect, app: &App) {
     let mut lines = Vec::new();
     let mut today = vec![label("today", app)];
     match app.today {
-        Some(d) if supported => today.extend(pair(d.uplink, d.downlink, fmt::bytes)),
+        Some(d) if supported => today.extend(pair(d.uplink, d.downlink, format::bytes)),
         _ => today.push(missing(app)),
     }
     lines.push(Line::from(today));
     let mut now = vec![label("now  ", app)];
     if supported {
         let (up, down) = app.total_rate();
-        now.extend(pair(up, down, fmt::rate));
+        now.extend(pair(up, down, format::rate));
     } else {
         now.push(missing(app));
     }
@@ -232,9 +233,9 @@ fn traffic_panel(frame: &mut Frame, area: Rect, app: &App) {
         .unwrap_or(0);
     let mut peak_line = vec![label("peak ", app)];
     if supported {
-        peak_line.push(Span::raw(fmt::rate(peak)));
+        peak_line.push(Span::raw(format::rate(peak)));
         peak_line.push(Span::styled(
-            format!(" / {}", fmt::short_span(span_secs(app))),
+            format!(" / {}", format::short_span(span_secs(app))),
             t.dim(),
         ));
     } else {
@@ -297,10 +298,10 @@ fn busiest_panel(frame: &mut Frame, area: Rect, app: &App) {
         .filter_map(|id| Some((app.key(*id)?, app.traffic.get(id)?)))
         .map(|(key, tr)| {
             Row::new(vec![
-                Line::from(fmt::clip(&key.name, 30)),
-                Line::from(Span::styled(fmt::rate(tr.downlink_rate), t.down())),
-                Line::from(Span::styled(fmt::rate(tr.uplink_rate), t.up())),
-                Line::from(fmt::bytes(tr.used())),
+                Line::from(text::clip(&key.name, 30)),
+                Line::from(Span::styled(format::rate(tr.downlink_rate), t.down())),
+                Line::from(Span::styled(format::rate(tr.uplink_rate), t.up())),
+                Line::from(format::bytes(tr.used())),
             ])
         })
         .collect();

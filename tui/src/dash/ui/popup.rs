@@ -6,11 +6,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use unicode_width::UnicodeWidthStr;
 
-use super::centered;
+use super::parts::centered;
 use crate::dash::app::{App, Confirm};
-use crate::dash::fmt;
 use crate::dash::form::Form;
 use crate::dash::keymap::{BINDINGS, Scope};
+use crate::text;
 
 fn frame_block(title: &str, app: &App) -> Block<'static> {
     Block::default()
@@ -33,7 +33,7 @@ pub fn help(frame: &mut Frame, area: Rect, app: &App) {
         for b in BINDINGS.iter().filter(|b| scopes.contains(&b.scope)) {
             lines.push(Line::from(vec![
                 Span::styled(format!(" {:<13}", b.keys), t.accent()),
-                Span::raw(fmt::clip(b.help, help_width)),
+                Span::raw(text::clip(b.help, help_width)),
             ]));
         }
         lines

@@ -72,6 +72,8 @@ fn encode(link: &str) -> Option<Vec<QrCode>> {
     (!codes.is_empty()).then_some(codes)
 }
 
+/// The QR popup. Long on purpose: it picks the densest code that fits, then lays out the
+/// code, its caption and the fallbacks in order; the steps share the measurements.
 pub fn draw(
     frame: &mut Frame,
     area: Rect,

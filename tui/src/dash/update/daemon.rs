@@ -7,13 +7,14 @@ use veil_shared::api::{Event, Health, KeyAction, KeyEvent as DaemonKeyEvent};
 use veil_shared::model::{Key, KeyState};
 use veil_shared::traffic::{TrafficEvent, TrafficPage};
 
+use super::input::reload;
+use super::outcome::{Outcome, TODAY_MAX_KEYS, log, push_log, push_rate, toast};
 use super::table::{reorder, select_id};
-use super::{Outcome, TODAY_MAX_KEYS, log, push_log, push_rate, reload, toast};
 use crate::dash::app::{
     App, BUSIEST, Load, LogEntry, LogKind, Popup, RATE_SAMPLES, SortBy, Tone, Traffic,
 };
 use crate::dash::event::{Action, CallError, Cmd, Effect, LinkPurpose, Reply};
-use crate::dash::fmt;
+use crate::format;
 
 // ---- Notifications ----------------------------------------------------------------------
 
@@ -49,7 +50,7 @@ pub(super) fn key_event(app: &mut App, e: DaemonKeyEvent) {
     let DaemonKeyEvent { action, key, actor } = e;
     if action != KeyAction::Applied {
         let who = match actor {
-            Some(a) => format!(" by uid {}", a.uid),
+            Some(a) => format!(" by {}", a.describe()),
             None => " by veild".to_owned(),
         };
         let what = match action {
@@ -116,7 +117,7 @@ pub(super) fn traffic_event(app: &mut App, e: TrafficEvent) {
     if e.interval_ms > 0 {
         app.poll_interval_ms = e.interval_ms;
     }
-    let day = fmt::day_start(e.at);
+    let day = format::day_start(e.at);
     let mut moved_up = 0u64;
     let mut moved_down = 0u64;
     for t in app.traffic.values_mut() {
@@ -188,6 +189,8 @@ pub(super) fn rank_busiest(app: &mut App) {
 
 // ---- Replies ----------------------------------------------------------------------------
 
+/// Applies the answer to a call. Long on purpose: one arm per [`Reply`] kind, most of
+/// them a few lines; splitting them would only scatter the table.
 pub(super) fn reply(app: &mut App, reply: Reply, out: &mut Outcome) {
     match reply {
         Reply::Health(result) => {
@@ -248,9 +251,9 @@ pub(super) fn reply(app: &mut App, reply: Reply, out: &mut Outcome) {
             out.redraw = true;
             if let Ok(sum) = result {
                 let today = app.today.get_or_insert_default();
-                if fmt::day_start(sum.since) == today.day || !today.complete {
+                if format::day_start(sum.since) == today.day || !today.complete {
                     // The fetch counts up to its answer; deltas seen meanwhile are in it.
-                    today.day = fmt::day_start(sum.since);
+                    today.day = format::day_start(sum.since);
                     today.uplink = sum.uplink;
                     today.downlink = sum.downlink;
                     today.complete = true;
@@ -360,7 +363,7 @@ pub(super) fn traffic_page(app: &mut App, page: TrafficPage, out: &mut Outcome) 
     rank_busiest(app);
     reorder(app);
     // Today: ask the history of the keys that moved today, once per day and connection.
-    let day = fmt::day_start(app.now);
+    let day = format::day_start(app.now);
     let fresh = app.today.is_none_or(|t| t.day != day || !t.complete);
     if fresh && !app.inflight.today {
         let mut active: Vec<(i64, i64)> = app
@@ -409,7 +412,11 @@ pub(super) fn audit_page(app: &mut App, page: veil_shared::api::AuditPage) {
             LogEntry {
                 at: entry.time,
                 kind,
-                text: format!("{}{key}{outcome} by uid {}", entry.method, entry.uid),
+                text: format!(
+                    "{}{key}{outcome} by {}",
+                    entry.method,
+                    entry.actor.describe()
+                ),
             },
         );
     }
@@ -468,8 +475,8 @@ pub(super) fn health_changed(old: Option<&Health>, new: &Health) -> bool {
     let Some(old) = old else { return true };
     let shown = |h: &Health| {
         let mut h = h.clone();
-        let core_up = h.core.uptime_secs.map(fmt::uptime);
-        let daemon_up = fmt::uptime(h.uptime_secs);
+        let core_up = h.core.uptime_secs.map(format::uptime);
+        let daemon_up = format::uptime(h.uptime_secs);
         h.core.uptime_secs = None;
         h.uptime_secs = 0;
         (h, core_up, daemon_up)

@@ -5,12 +5,28 @@ use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyM
 use veil_shared::model::KeyState;
 use veil_shared::traffic::Resolution;
 
+use super::outcome::{Outcome, toast};
 use super::table::{clamp_scroll, move_cursor, page, reorder};
-use super::{Outcome, reload, toast};
 use crate::dash::app::{App, Confirm, Detail, Load, Popup, SortBy, Tone, View};
 use crate::dash::event::{Cmd, Effect, LinkPurpose};
 use crate::dash::form::{Form, FormInput};
 use crate::dash::keymap::{self, Context, Intent};
+
+/// Asks for everything again (on connect, after a lag, on Ctrl-L).
+pub(super) fn reload(app: &mut App, out: &mut Outcome) {
+    app.inflight.health = true;
+    app.inflight.keys = true;
+    app.inflight.traffic = true;
+    app.last_health_at = app.now;
+    app.last_traffic_list_at = app.now;
+    out.call(Cmd::Health);
+    out.call(Cmd::Keys);
+    out.call(Cmd::Traffic);
+    if let Some(d) = &app.detail {
+        let id = d.id;
+        open_detail(app, id, out);
+    }
+}
 
 // ---- Input ------------------------------------------------------------------------------
 
@@ -75,6 +91,8 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent, out: &mut Outcome) {
     act(app, intent, out);
 }
 
+/// Turns an intent into state changes and calls. Long on purpose: one short arm per
+/// [`Intent`], so every key's effect is found in one place.
 pub(super) fn act(app: &mut App, intent: Intent, out: &mut Outcome) {
     match intent {
         Intent::Quit => out.effects.push(Effect::Quit),

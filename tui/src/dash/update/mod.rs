@@ -2,45 +2,30 @@
 //! here, so every behaviour is testable by feeding messages and reading the state.
 //!
 //! - this file: the entry point, the connection's ups and downs, the clock, messages.
-//! - [`daemon`]: notifications from `watch` and the answers to calls.
-//! - [`input`]: keys, popups and the actions they start.
-//! - [`table`]: the key table's order, filter, cursor and scrolling.
+//! - `daemon`: notifications from `watch` and the answers to calls.
+//! - `input`: keys, popups and the actions they start.
+//! - `table`: the key table's order, filter, cursor and scrolling.
+//! - `outcome`: what a message did, and the toast, log and rate helpers all of them use.
 
 mod daemon;
 mod input;
+mod outcome;
 mod table;
 
-use super::app::{
-    App, Conn, LOG_LINES, LogEntry, LogKind, Popup, RATE_SAMPLES, RateSample, SortBy, Toast, Tone,
-};
+use super::app::{App, Conn, LogKind, Popup, SortBy};
 use super::event::{Cmd, Effect, Msg};
-use super::fmt;
 use super::ui;
+use crate::format;
 
+use self::input::reload;
+pub use self::outcome::Outcome;
+use self::outcome::{log, push_rate};
 pub use self::table::reorder;
 
 /// How often `health` is asked for while connected.
 pub const HEALTH_EVERY_SECS: i64 = 2;
 /// How often every key's traffic is re-read (events keep it current in between).
 pub const TRAFFIC_EVERY_SECS: i64 = 300;
-/// How long a status-line message stays.
-const TOAST_SECS: i64 = 5;
-/// At most this many keys are asked for today's history (the most recently active).
-pub(super) const TODAY_MAX_KEYS: usize = 2_000;
-
-/// What one message did: whether the screen must be drawn again, and what to do.
-#[derive(Debug, Default, PartialEq)]
-pub struct Outcome {
-    pub redraw: bool,
-    pub effects: Vec<Effect>,
-}
-
-impl Outcome {
-    pub(super) fn call(&mut self, cmd: Cmd) {
-        self.effects.push(Effect::Call(cmd));
-    }
-}
-
 pub fn update(app: &mut App, msg: Msg) -> Outcome {
     let mut out = Outcome::default();
     match msg {
@@ -77,22 +62,6 @@ pub(super) fn connected(app: &mut App, version: String, out: &mut Outcome) {
     reload(app, out);
     out.call(Cmd::Audit);
     out.redraw = true;
-}
-
-/// Asks for everything again (on connect, after a lag, on Ctrl-L).
-pub(super) fn reload(app: &mut App, out: &mut Outcome) {
-    app.inflight.health = true;
-    app.inflight.keys = true;
-    app.inflight.traffic = true;
-    app.last_health_at = app.now;
-    app.last_traffic_list_at = app.now;
-    out.call(Cmd::Health);
-    out.call(Cmd::Keys);
-    out.call(Cmd::Traffic);
-    if let Some(d) = &app.detail {
-        let id = d.id;
-        input::open_detail(app, id, out);
-    }
 }
 
 pub(super) fn disconnected(app: &mut App, error: String, out: &mut Outcome) {
@@ -134,9 +103,9 @@ pub(super) fn tick(app: &mut App, now: i64, out: &mut Outcome) {
         out.redraw = true;
     }
     if let Some(today) = &mut app.today
-        && fmt::day_start(now) != today.day
+        && format::day_start(now) != today.day
     {
-        today.day = fmt::day_start(now);
+        today.day = format::day_start(now);
         today.uplink = 0;
         today.downlink = 0;
         today.complete = true;
@@ -188,39 +157,4 @@ pub(super) fn stop_rates(app: &mut App) {
     }
 }
 
-pub(super) fn push_rate(app: &mut App, at: i64, uplink: u64, downlink: u64) {
-    app.rates.push_back(RateSample {
-        at,
-        uplink,
-        downlink,
-    });
-    while app.rates.len() > RATE_SAMPLES {
-        app.rates.pop_front();
-    }
-}
-
 // ---- Messages ---------------------------------------------------------------------------
-
-pub(super) fn toast(app: &mut App, tone: Tone, text: String) {
-    app.toast = Some(Toast {
-        text,
-        tone,
-        until: app.now + TOAST_SECS,
-    });
-}
-
-pub(super) fn log(app: &mut App, kind: LogKind, text: String) {
-    let at = app.now;
-    push_log(app, LogEntry { at, kind, text });
-}
-
-pub(super) fn push_log(app: &mut App, entry: LogEntry) {
-    app.log.push_front(entry);
-    while app.log.len() > LOG_LINES {
-        app.log.pop_back();
-    }
-    if app.log_offset > 0 {
-        // Keep the lines being read in place.
-        app.log_offset = (app.log_offset + 1).min(app.log.len().saturating_sub(1));
-    }
-}

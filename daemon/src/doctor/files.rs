@@ -1,0 +1,124 @@
+//! The core's config file on the machine: readable and parseable, writable by veild (with
+//! its directory), not world-readable, and accepted by the core's own `-test`.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use nix::unistd::{AccessFlags, Uid, access};
+use serde_json::Value;
+use veil_shared::api::Finding;
+
+use super::names::{CORE_CONFIG, CORE_CONFIG_MODE, CORE_CONFIG_WRITABLE, CORE_TEST, TEST_TIMEOUT};
+use crate::config::Config;
+use crate::corefile;
+
+pub(super) async fn read_core_config(config: &Config, out: &mut Vec<Finding>) -> Option<Value> {
+    let path = &config.core.config;
+    let bytes = match tokio::fs::read(path).await {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            out.push(Finding::error(
+                CORE_CONFIG,
+                format!("cannot read the core config {}: {e}", path.display()),
+                "set [core] config in veild.toml to the core's config file, readable by veild's \
+                 user (`veil init` writes one)",
+            ));
+            return None;
+        }
+    };
+    match corefile::parse_json(path, &bytes) {
+        Ok(root) => Some(root),
+        Err(e) => {
+            out.push(Finding::error(
+                CORE_CONFIG,
+                e.to_string(),
+                "repair the file (the latest good version is in its .bak.* backups beside it)",
+            ));
+            None
+        }
+    }
+}
+
+/// Whether this process may write `path` (for the directory: create, rename and delete
+/// files in it, which a rewrite and its backups need).
+fn writable(path: &Path) -> Result<(), String> {
+    access(path, AccessFlags::W_OK).map_err(|e| e.desc().to_owned())
+}
+
+pub(super) fn check_writable(config: &Config, out: &mut Vec<Finding>) {
+    let path = &config.core.config;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let uid = Uid::effective();
+    for (what, target) in [("the core config", path.as_path()), ("its directory", dir)] {
+        if !target.exists() {
+            continue; // reported by core_config
+        }
+        if let Err(reason) = writable(target) {
+            out.push(Finding::error(
+                CORE_CONFIG_WRITABLE,
+                format!(
+                    "veild (uid {uid}) cannot write {what} {}: {reason}; keys would stay pending \
+                     and a restarted core would lose them",
+                    target.display()
+                ),
+                format!(
+                    "give veild's user write access to {} and {} (e.g. chown veild's user on both), \
+                     or run veild as their owner",
+                    path.display(),
+                    dir.display()
+                ),
+            ));
+        }
+    }
+}
+
+/// The config holds the REALITY private key: nobody but its owner and group may read it
+/// (the seed's rule: files holding secrets are not world-readable).
+pub(super) fn check_config_mode(config: &Config, root: &Value, out: &mut Vec<Finding>) {
+    let path = &config.core.config;
+    let Ok(meta) = std::fs::metadata(path) else {
+        return;
+    };
+    let has_secret = root["inbounds"].as_array().is_some_and(|list| {
+        list.iter().any(|i| {
+            i["streamSettings"]["realitySettings"]
+                .get("privateKey")
+                .is_some()
+        })
+    });
+    let mode = meta.mode() & 0o777;
+    if has_secret && mode & 0o007 != 0 {
+        out.push(Finding::warning(
+            CORE_CONFIG_MODE,
+            format!(
+                "the core config {} holds the REALITY private key but is readable by everyone \
+                 (mode {mode:04o})",
+                path.display()
+            ),
+            format!(
+                "chmod 600 {} (or 640 with the core's group)",
+                path.display()
+            ),
+        ));
+    }
+}
+
+pub(super) async fn check_core_test(config: &Config, out: &mut Vec<Finding>) {
+    let path = &config.core.config;
+    if !path.exists() {
+        return; // reported by core_config
+    }
+    let command = config.test_command();
+    if let Err(e) = corefile::test_file(path, &command, TEST_TIMEOUT).await {
+        out.push(Finding::error(
+            CORE_TEST,
+            format!("the core's own test refuses the config: {e}"),
+            "fix what the core reports; if the core binary is elsewhere, set [core] test_command \
+             in veild.toml (default: the flavor's `xray run -test -config {config}` or \
+             `v2ray -test -config {config}`)",
+        ));
+    }
+}

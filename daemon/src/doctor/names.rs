@@ -1,0 +1,18 @@
+//! The stable names of the doctor's machine checks (scripts match on them) and the bounds
+//! the checks use.
+
+use std::time::Duration;
+
+pub const VEILD_CONFIG: &str = "veild_config";
+pub const SOCKET_GROUP: &str = "socket_group";
+pub const CORE_CONFIG: &str = "core_config";
+pub const CORE_CONFIG_WRITABLE: &str = "core_config_writable";
+pub const CORE_CONFIG_MODE: &str = "core_config_mode";
+pub const CORE_TEST: &str = "core_test";
+pub const DATABASE: &str = "database";
+pub const SOCKET: &str = "socket";
+
+/// How long the core's `-test` may take.
+pub(super) const TEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Lines of `PRAGMA integrity_check` output quoted in a finding.
+pub(super) const INTEGRITY_LINES: usize = 5;

@@ -1,0 +1,126 @@
+//! Reads about the setup rather than one key's state: health, the doctor, the audit trail,
+//! and a key's share link and client config.
+
+use veil_shared::api::{
+    Actor, AuditList, AuditPage, CoreHealth, DatabaseHealth, DoctorReport, Health, KeyConfig,
+    KeyConfigResult, KeyLink, KeyLinkResult,
+};
+
+use super::{Service, ServiceResult};
+use crate::store::{audit, keys};
+
+/// Audit entries returned when the caller does not say.
+const AUDIT_DEFAULT_LIMIT: u32 = 100;
+const AUDIT_MAX_LIMIT: u32 = 10_000;
+
+impl Service {
+    /// The key's `vless://` share link.
+    pub async fn link(&self, p: KeyLink) -> ServiceResult<KeyLinkResult> {
+        crate::share::key_link(&self.store, &self.config, p).await
+    }
+
+    /// A complete client config for Xray-based clients.
+    pub async fn config(&self, p: KeyConfig) -> ServiceResult<KeyConfigResult> {
+        crate::share::key_config(&self.store, &self.config, p).await
+    }
+
+    /// Inspects the setup (core config, database, socket) as the daemon's user.
+    pub async fn doctor(&self) -> DoctorReport {
+        crate::doctor::run(&self.config, crate::doctor::Db::Live(&self.store)).await
+    }
+
+    /// Newest first; with a key, only its entries.
+    pub async fn audit(&self, p: AuditList) -> ServiceResult<AuditPage> {
+        let limit = p
+            .limit
+            .unwrap_or(AUDIT_DEFAULT_LIMIT)
+            .clamp(1, AUDIT_MAX_LIMIT);
+        let page = self
+            .store
+            .read(move |c| {
+                let key_id = match &p.key {
+                    Some(key) => Some(keys::get(c, key)?.id),
+                    None => None,
+                };
+                Ok(AuditPage {
+                    entries: audit::list(c, key_id, limit)?,
+                })
+            })
+            .await?;
+        Ok(page)
+    }
+
+    /// Records, in the audit trail, a caller a front end turned away (`method` names what
+    /// was refused, e.g. `connect`).
+    pub async fn record_refusal(&self, actor: &Actor, method: &'static str, detail: String) {
+        let actor = actor.clone();
+        let result = self
+            .store
+            .write(move |sp| {
+                audit::insert(
+                    sp,
+                    &audit::Record {
+                        actor: &actor,
+                        method,
+                        key_id: None,
+                        key_ref: None,
+                        outcome: "forbidden",
+                        detail: Some(&detail),
+                    },
+                )
+            })
+            .await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, "could not record a refused caller");
+        }
+    }
+
+    /// Core and database status, pending work and the config file's state.
+    pub async fn health(&self) -> Health {
+        let db = self
+            .store
+            .read(|c| Ok((keys::counts(c)?, keys::pending_count(c)?)))
+            .await;
+        let path = self.store.path().display().to_string();
+        let (database, pending) = match db {
+            Ok((counts, pending)) => (
+                DatabaseHealth {
+                    ok: true,
+                    path,
+                    keys: counts,
+                    error: None,
+                },
+                pending,
+            ),
+            Err(e) => (
+                DatabaseHealth {
+                    ok: false,
+                    path,
+                    keys: Default::default(),
+                    error: Some(e.to_string()),
+                },
+                0,
+            ),
+        };
+        let status = self.status.snapshot();
+        Health {
+            version: veil_shared::VERSION.into(),
+            protocol: veil_shared::PROTOCOL_VERSION,
+            pid: std::process::id(),
+            uptime_secs: self.started.elapsed().as_secs(),
+            database,
+            core: CoreHealth {
+                status: status.core,
+                flavor: self.config.core.flavor.as_str().into(),
+                api: self.config.core.api.clone(),
+                uptime_secs: status.uptime_secs,
+                memory_bytes: status.memory_bytes,
+                last_error: status.last_error,
+                last_resync: status.last_resync,
+                drift: status.drift,
+            },
+            pending,
+            config: Some(status.config),
+        }
+    }
+}

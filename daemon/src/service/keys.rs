@@ -1,0 +1,218 @@
+//! Key operations. Reads go to reader connections; every change goes through
+//! [`Service::mutate`] and answers with the keys as they are once the applier settled.
+
+use rusqlite::Connection;
+use veil_shared::api::{
+    Actor, BULK_MAX, KeyAction, KeyBulk, KeyCreate, KeyCreateBulk, KeyList, KeyPage, KeyUpdate,
+};
+use veil_shared::model::{DisableReason, Key, KeyRef, KeyState};
+
+use super::pipeline::{Changed, Mutation};
+use super::{Service, ServiceError, ServiceResult};
+use crate::store::{StoreError, keys};
+use crate::traffic::settings::{self, KeySettings};
+
+impl Service {
+    pub async fn create(&self, actor: &Actor, p: KeyCreate) -> ServiceResult<Key> {
+        let limits = KeySettings::for_create(p.data_limit, p.expires_at, p.reset);
+        let what = Mutation {
+            method: "key.create",
+            key_ref: Some(p.name.clone()),
+        };
+        let id = self
+            .mutate(actor, what, move |c| {
+                let key = keys::create(c, &p.name, p.note.as_deref())?;
+                if limits.is_empty() {
+                    return Ok(Changed::key(key.id, KeyAction::Created, key));
+                }
+                let applied = settings::apply(c, key.id, &limits)?;
+                let key = keys::get(c, &KeyRef::Id(key.id))?;
+                Ok(Changed {
+                    detail: Some(applied.describe().join(", ")),
+                    ..Changed::key(key.id, KeyAction::Created, key)
+                })
+            })
+            .await?;
+        self.key_now(id).await
+    }
+
+    /// Creates `count` keys named `PREFIX-N` in one transaction: all or none.
+    pub async fn create_bulk(&self, actor: &Actor, p: KeyCreateBulk) -> ServiceResult<KeyBulk> {
+        if p.count == 0 || p.count > BULK_MAX {
+            return Err(ServiceError::invalid(format!(
+                "count must be from 1 to {BULK_MAX}, got {}",
+                p.count
+            )));
+        }
+        let what = Mutation {
+            method: "key.create_bulk",
+            key_ref: Some(p.prefix.clone()),
+        };
+        let ids: Vec<i64> = self
+            .mutate(actor, what, move |c| {
+                let made = keys::create_bulk(c, &p.prefix, p.count)?;
+                let detail = match (made.first(), made.last()) {
+                    (Some(a), Some(b)) => {
+                        Some(format!("{} keys, ids {}..={}", made.len(), a.id, b.id))
+                    }
+                    _ => None,
+                };
+                Ok(Changed {
+                    value: made.iter().map(|k| k.id).collect::<Vec<_>>(),
+                    key_id: made.first().map(|k| k.id),
+                    detail,
+                    events: made.into_iter().map(|k| (KeyAction::Created, k)).collect(),
+                })
+            })
+            .await?;
+        let keys = self.store.read(move |c| keys::by_ids(c, &ids)).await?;
+        Ok(KeyBulk { keys })
+    }
+
+    pub async fn get(&self, key: KeyRef) -> ServiceResult<Key> {
+        Ok(self.store.read(move |c| keys::get(c, &key)).await?)
+    }
+
+    /// Keys by id; without a state filter, deleted keys are left out.
+    pub async fn list(&self, p: KeyList) -> ServiceResult<KeyPage> {
+        let page = self
+            .store
+            .read(move |c| {
+                let (keys, total) = keys::list(
+                    c,
+                    &keys::ListQuery {
+                        state: p.state,
+                        search: p.search.as_deref(),
+                        offset: p.offset.unwrap_or(0),
+                        limit: p.limit,
+                    },
+                )?;
+                Ok(KeyPage { keys, total })
+            })
+            .await?;
+        Ok(page)
+    }
+
+    /// Changes what is given; the audit detail names what changed.
+    pub async fn update(&self, actor: &Actor, p: KeyUpdate) -> ServiceResult<Key> {
+        let what = Mutation {
+            method: "key.update",
+            key_ref: Some(p.key.to_string()),
+        };
+        let id = self.mutate(actor, what, move |c| update_in(c, &p)).await?;
+        self.key_now(id).await
+    }
+
+    pub async fn disable(&self, actor: &Actor, key: KeyRef) -> ServiceResult<Key> {
+        self.set_state(
+            actor,
+            "key.disable",
+            key,
+            KeyState::Disabled,
+            KeyAction::Disabled,
+        )
+        .await
+    }
+
+    /// Enables a disabled key (whatever disabled it).
+    pub async fn enable(&self, actor: &Actor, key: KeyRef) -> ServiceResult<Key> {
+        self.set_state(
+            actor,
+            "key.enable",
+            key,
+            KeyState::Active,
+            KeyAction::Enabled,
+        )
+        .await
+    }
+
+    /// Deletes a key: it leaves the core, frees its name and keeps its history.
+    pub async fn delete(&self, actor: &Actor, key: KeyRef) -> ServiceResult<Key> {
+        self.set_state(
+            actor,
+            "key.delete",
+            key,
+            KeyState::Deleted,
+            KeyAction::Deleted,
+        )
+        .await
+    }
+
+    /// Gives the key a new UUID: the old one stops working; name, limits and traffic stay.
+    pub async fn rotate(&self, actor: &Actor, key: KeyRef) -> ServiceResult<Key> {
+        let what = Mutation {
+            method: "key.rotate",
+            key_ref: Some(key.to_string()),
+        };
+        let id = self
+            .mutate(actor, what, move |c| {
+                let key = keys::rotate(c, &key)?;
+                Ok(Changed::key(key.id, KeyAction::Rotated, key))
+            })
+            .await?;
+        self.key_now(id).await
+    }
+
+    async fn set_state(
+        &self,
+        actor: &Actor,
+        method: &'static str,
+        key: KeyRef,
+        state: KeyState,
+        action: KeyAction,
+    ) -> ServiceResult<Key> {
+        let reason = (state == KeyState::Disabled).then_some(DisableReason::Manual);
+        let what = Mutation {
+            method,
+            key_ref: Some(key.to_string()),
+        };
+        let id = self
+            .mutate(actor, what, move |c| {
+                let key = keys::set_state(c, &key, state, reason)?;
+                Ok(Changed::key(key.id, action, key))
+            })
+            .await?;
+        self.key_now(id).await
+    }
+
+    /// The key as it is now: applied (live) or still pending.
+    async fn key_now(&self, id: i64) -> ServiceResult<Key> {
+        Ok(self
+            .store
+            .read(move |c| keys::get(c, &KeyRef::Id(id)))
+            .await?)
+    }
+}
+
+/// The body of `key.update`: rename, note, then limits (which may enable or disable).
+fn update_in(c: &Connection, p: &KeyUpdate) -> Result<Changed<i64>, StoreError> {
+    let mut key = keys::get_live(c, &p.key)?;
+    let mut what = Vec::new();
+    if let Some(name) = &p.name {
+        key = keys::rename(c, &KeyRef::Id(key.id), name)?;
+        what.push("name".to_owned());
+    }
+    if let Some(note) = &p.note {
+        key = keys::set_note(c, &KeyRef::Id(key.id), note)?;
+        what.push("note".to_owned());
+    }
+    let limits = KeySettings {
+        data_limit: p.data_limit,
+        expires_at: p.expires_at,
+        reset: p.reset,
+    };
+    let applied = settings::apply(c, key.id, &limits)?;
+    what.extend(applied.describe());
+    if !limits.is_empty() {
+        key = keys::get(c, &KeyRef::Id(key.id))?;
+    }
+    let detail = if what.is_empty() {
+        "nothing to change".to_owned()
+    } else {
+        what.join(", ")
+    };
+    Ok(Changed {
+        detail: Some(detail),
+        ..Changed::key(key.id, KeyAction::Updated, key)
+    })
+}

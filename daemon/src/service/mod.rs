@@ -1,0 +1,76 @@
+//! The typed service every front end calls: the socket now, the HTTP API and subscriptions
+//! next. One method per operation, typed parameters in, a typed result or a
+//! [`ServiceError`] out; no wire format in here. Front ends translate a wire request into a
+//! call and the answer back, nothing more.
+//!
+//! - `pipeline`: the one path every mutation takes (validate → one transaction with its
+//!   audit row → events → settle with the applier).
+//! - `keys`: key operations (create, bulk, get, list, update, state changes, rotate).
+//! - `traffic`: traffic reads, on-demand sync and resets.
+//! - `info`: health, doctor, audit, share links and client configs.
+
+mod info;
+mod keys;
+mod pipeline;
+mod traffic;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::broadcast;
+use veil_shared::api::Event;
+
+use crate::applier::{ApplierHandle, Status};
+use crate::config::Config;
+pub use crate::error::{ErrorKind, ServiceError};
+use crate::store::Store;
+
+/// How many events a slow watcher may fall behind before it is told it lagged.
+pub const EVENT_BUFFER: usize = 4096;
+
+/// What a service call returns.
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+/// The daemon's one service. Cheap to share behind an `Arc`; every method takes `&self`.
+pub struct Service {
+    store: Store,
+    events: broadcast::Sender<Event>,
+    config: Arc<Config>,
+    applier: ApplierHandle,
+    status: Arc<Status>,
+    started: Instant,
+    traffic: crate::traffic::Traffic,
+}
+
+impl Service {
+    pub fn new(
+        store: Store,
+        config: Arc<Config>,
+        events: broadcast::Sender<Event>,
+        applier: ApplierHandle,
+        status: Arc<Status>,
+        traffic: crate::traffic::Traffic,
+    ) -> Self {
+        Self {
+            store,
+            events,
+            config,
+            applier,
+            status,
+            started: Instant::now(),
+            traffic,
+        }
+    }
+
+    /// A feed of every event from now on (key changes, traffic, lag notices).
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+}
+
+/// Masks a UUID for logs: the first 8 characters, then "..." (the seed's rule: a full UUID
+/// is a credential and never reaches a log).
+pub fn mask(uuid: &uuid::Uuid) -> String {
+    let text = uuid.to_string();
+    format!("{}...", &text[..8])
+}

@@ -1,0 +1,75 @@
+//! Runs one command: connect, make the call, print the result (JSON or for people).
+//!
+//! One file per command group ([`key`], [`traffic`], [`share`], [`audit`], [`doctor`],
+//! [`watch`]); each makes its calls through a [`Session`] and hands back a [`Reply`] (or,
+//! for the streaming and checking ones, writes itself). They use the layers below them
+//! (`cli`, `session`, `output`, `sink`, `failure`), never this module; only [`key`] uses
+//! a sibling ([`share`], for `key link|config|qr`).
+
+use std::io::Write;
+use std::path::Path;
+
+use veil_shared::api::HealthParams;
+
+use crate::cli::Command;
+use crate::failure::Failure;
+use crate::output;
+use crate::session::{Reply, Session};
+use crate::sink::write;
+
+pub mod audit;
+pub mod doctor;
+pub mod key;
+pub mod share;
+pub mod traffic;
+pub mod watch;
+
+/// Connects to the daemon at `socket` and runs `command`, printing to `out`.
+pub async fn execute(
+    command: Command,
+    socket: &Path,
+    json: bool,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
+    // `init` writes files and needs no daemon.
+    if let Command::Init(args) = &command {
+        let written = crate::init::run(args, socket)?;
+        let text = if json {
+            output::json(&serde_json::to_value(&written).unwrap_or_default())
+        } else {
+            crate::init::summary(&written)
+        };
+        return write(out, &text).map(|_| ());
+    }
+    let mut session = match Session::connect(socket).await {
+        Ok(session) => session,
+        Err(failure) => {
+            if matches!(command, Command::Doctor) {
+                eprint!("{}", doctor::OFFLINE_HINT);
+            }
+            return Err(failure);
+        }
+    };
+    let reply = match command {
+        Command::Key(cmd) => key::run(&mut session, cmd).await?,
+        Command::Health => {
+            let (raw, health) = session.call(HealthParams {}).await?;
+            Reply {
+                raw,
+                human: output::health::health(&health),
+            }
+        }
+        Command::Audit(args) => audit::run(&mut session, args).await?,
+        Command::Traffic(args) => traffic::run(&mut session, args).await?,
+        Command::Watch => return watch::run(&mut session, json, out).await,
+        Command::Doctor => return doctor::run(&mut session, json, out).await,
+        // Handled above, before connecting.
+        Command::Init(_) => return Ok(()),
+    };
+    let text = if json {
+        output::json(&reply.raw)
+    } else {
+        reply.human
+    };
+    write(out, &text).map(|_| ())
+}

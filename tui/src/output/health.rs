@@ -1,0 +1,170 @@
+//! `veil health` for people.
+
+use veil::format::{self, plural};
+use veil::text::one_line;
+use veil_shared::api::{CoreHealth, CoreStatus, Health};
+
+use super::table::labelled;
+
+/// The daemon, its database and the core as `label: value` lines.
+pub fn health(h: &Health) -> String {
+    let db = &h.database;
+    let mut rows = vec![
+        (
+            "veild",
+            format!(
+                "{}, protocol {}, pid {}, up {}",
+                h.version,
+                h.protocol,
+                h.pid,
+                format::duration(h.uptime_secs)
+            ),
+        ),
+        (
+            "database",
+            format!("{}, {}", if db.ok { "ok" } else { "FAILING" }, db.path),
+        ),
+    ];
+    if let Some(error) = &db.error {
+        rows.push(("db error", one_line(error).into_owned()));
+    }
+    rows.push((
+        "keys",
+        format!(
+            "{} active, {} disabled, {} deleted",
+            db.keys.active, db.keys.disabled, db.keys.deleted
+        ),
+    ));
+    rows.push(("core", core_line(&h.core)));
+    if let Some(error) = &h.core.last_error {
+        rows.push(("core error", one_line(error).into_owned()));
+    }
+    let waiting = if h.pending > 0 {
+        " (not yet reflected in the core)"
+    } else {
+        ""
+    };
+    if let Some(r) = &h.core.last_resync {
+        rows.push((
+            "resync",
+            format!(
+                "{} keys in {} ms at {} ({})",
+                r.keys,
+                r.duration_ms,
+                format::utc_minute(r.at),
+                r.reason.replace('_', " ")
+            ),
+        ));
+    }
+    if let Some(drift) = h.core.drift {
+        rows.push(("drift", format!("{drift} users repaired by the last audit")));
+    }
+    rows.push((
+        "pending",
+        format!("{}{waiting}", plural(h.pending, "key", "keys")),
+    ));
+    if let Some(c) = &h.config {
+        rows.push(("config", format!("{}, {} writes", c.path, c.writes)));
+        if let Some(error) = &c.last_error {
+            rows.push(("config error", one_line(error).into_owned()));
+        }
+        if !c.unmanaged_clients.is_empty() {
+            let list: Vec<String> = c
+                .unmanaged_clients
+                .iter()
+                .map(|e| one_line(e).into_owned())
+                .collect();
+            rows.push((
+                "unmanaged",
+                format!("{} (clients no key owns; left in place)", list.join(", ")),
+            ));
+        }
+    }
+    labelled(&rows)
+}
+
+/// `up (xray, api 127.0.0.1:10085), up 2h 5m, 45.2 MiB`
+fn core_line(core: &CoreHealth) -> String {
+    let status = match core.status {
+        CoreStatus::Up => "up",
+        CoreStatus::Down => "DOWN",
+        CoreStatus::Unknown => "not checked yet",
+    };
+    let mut line = format!("{status} ({}, api {})", core.flavor, core.api);
+    if let Some(secs) = core.uptime_secs {
+        line.push_str(&format!(", up {}", format::duration(secs)));
+    }
+    if let Some(mem) = core.memory_bytes {
+        line.push_str(&format!(", {}", format::bytes_long(mem)));
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use veil_shared::api::{DatabaseHealth, KeyCounts};
+
+    use super::*;
+
+    fn sample_health() -> Health {
+        Health {
+            version: "0.1.0".into(),
+            protocol: 1,
+            pid: 4242,
+            uptime_secs: 3 * 86_400 + 4 * 3_600,
+            database: DatabaseHealth {
+                ok: true,
+                path: "/var/lib/veil/veil.db".into(),
+                keys: KeyCounts {
+                    active: 12,
+                    disabled: 3,
+                    deleted: 1,
+                },
+                error: None,
+            },
+            core: CoreHealth {
+                status: CoreStatus::Up,
+                flavor: "xray".into(),
+                api: "127.0.0.1:10085".into(),
+                uptime_secs: Some(7_500),
+                memory_bytes: Some(47_396_045),
+                last_error: None,
+                last_resync: None,
+                drift: None,
+            },
+            pending: 0,
+            config: None,
+        }
+    }
+
+    #[test]
+    fn health_reads_as_a_block() {
+        assert_eq!(
+            health(&sample_health()),
+            "\
+veild:    0.1.0, protocol 1, pid 4242, up 3d 4h
+database: ok, /var/lib/veil/veil.db
+keys:     12 active, 3 disabled, 1 deleted
+core:     up (xray, api 127.0.0.1:10085), up 2h 5m, 45.2 MiB
+pending:  0 keys
+"
+        );
+    }
+
+    #[test]
+    fn health_shows_failures() {
+        let mut h = sample_health();
+        h.core.status = CoreStatus::Down;
+        h.core.uptime_secs = None;
+        h.core.memory_bytes = None;
+        h.core.last_error = Some("connection refused".into());
+        h.pending = 2;
+        let out = health(&h);
+        assert!(
+            out.contains("core:       DOWN (xray, api 127.0.0.1:10085)\n"),
+            "{out}"
+        );
+        assert!(out.contains("core error: connection refused\n"), "{out}");
+        assert!(out.contains("pending:    2 keys (not yet reflected in the core)\n"));
+    }
+}
