@@ -63,6 +63,10 @@ fn writes(health: &Value) -> u64 {
     health["config"]["writes"].as_u64().unwrap_or(0)
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "the benchmark's steps in the order they run"
+)]
 fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         println!("core bench: run with `cargo bench -p veild --bench core`");

@@ -48,6 +48,10 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[idx]
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "the benchmark's steps in the order they run"
+)]
 fn main() {
     // `cargo bench` passes --bench; a plain `cargo test --benches` run passes nothing and
     // would otherwise spend a minute here.

@@ -118,7 +118,7 @@ fn cpu_ns(pid: i32) -> u64 {
         return 0;
     };
     tasks
-        .filter_map(|t| t.ok())
+        .filter_map(std::result::Result::ok)
         .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
         .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
         .sum()

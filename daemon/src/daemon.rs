@@ -187,10 +187,12 @@ async fn start_core(
         config.test_command(),
         core.backups,
     );
-    let inbound = file
-        .load()
-        .await
-        .with_context(|| format!("reading the core config (core.config = {:?})", core.config))?;
+    let inbound = file.load().await.with_context(|| {
+        format!(
+            "reading the core config (core.config = {})",
+            core.config.display()
+        )
+    })?;
     // Vision needs the same flow on the user as on the client; v2fly has no flow at all.
     let flow = inbound.key_flow(core.flavor).to_owned();
     let call_timeout = Duration::from_millis(core.call_timeout_ms);

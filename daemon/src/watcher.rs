@@ -1,4 +1,4 @@
-//! The health watcher (S6, S7): polls the core's GetSysStats, caches its state for
+//! The health watcher (a cached health state; every active key back in a restarted core): polls the core's GetSysStats, caches its state for
 //! `health`, and asks the applier for a full resync when the core restarted (its uptime
 //! went back) or the link came back after an outage. With the xray flavor it also runs the
 //! drift audit: the core's user list (GetInboundUsers) against the database, repairing
@@ -82,14 +82,14 @@ impl Watcher {
                 self.audit_drift().await;
             }
             tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep(self.interval) => {}
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(self.interval) => {}
             }
         }
     }
 
     /// Compares the core's users with the keys and has the applier repair the difference
-    /// (S9: only the applier changes users): rows whose user is missing, has a wrong UUID,
+    /// (only the applier changes users): rows whose user is missing, has a wrong UUID,
     /// or should not be there are marked unapplied, so they become pending and the next
     /// pass fixes them. A user of an id the database has never had is removed here, as no
     /// row can carry it. Users Veil does not own are left alone (`config.unmanaged_clients`).
@@ -153,7 +153,7 @@ impl Watcher {
             {
                 Ok(()) => self.applier.nudge(),
                 Err(e) => {
-                    tracing::error!(error = %e, "drift audit: marking keys for repair failed")
+                    tracing::error!(error = %e, "drift audit: marking keys for repair failed");
                 }
             }
         }

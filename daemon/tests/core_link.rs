@@ -37,7 +37,7 @@ fn echo_once(tunnel: &mut TcpStream, msg: &[u8]) -> std::io::Result<Vec<u8>> {
     tokio::task::block_in_place(|| {
         tunnel.write_all(msg)?;
         let mut back = vec![0u8; msg.len()];
-        tunnel.read_exact(&mut back).map(|_| back)
+        tunnel.read_exact(&mut back).map(|()| back)
     })
 }
 
@@ -295,7 +295,7 @@ async fn v2ray_rejections_and_unsupported_calls() {
         .await
     {
         Err(CoreError::Rejected { code: 2, message }) => {
-            assert!(message.contains("handler not found"), "{message}")
+            assert!(message.contains("handler not found"), "{message}");
         }
         other => panic!("unexpected {other:?}"),
     }
@@ -307,7 +307,7 @@ async fn v2ray_rejections_and_unsupported_calls() {
         .await
     {
         Err(CoreError::Rejected { code: 2, message }) => {
-            assert!(message.contains("failed to parse"), "{message}")
+            assert!(message.contains("failed to parse"), "{message}");
         }
         other => panic!("unexpected {other:?}"),
     }
@@ -336,7 +336,7 @@ async fn v2ray_rejections_and_unsupported_calls() {
     let wrong = test_link(Flavor::Xray, &server.api_addr());
     match wrong.sys_stats().await {
         Err(CoreError::Rejected { code: 12, message }) => {
-            assert!(message.contains("unknown service"), "{message}")
+            assert!(message.contains("unknown service"), "{message}");
         }
         other => panic!("unexpected {other:?}"),
     }

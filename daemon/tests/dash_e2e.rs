@@ -134,6 +134,7 @@ fn used_in_row(line: &str, limit: &str) -> Option<f64> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::too_many_lines, reason = "one scripted session, step by step")]
 async fn the_dashboard_adds_a_key_shows_its_traffic_and_survives_a_veild_restart() {
     let dir = tempfile::tempdir().unwrap();
     let server = V2rayServer::start(dir.path(), &[]).await;

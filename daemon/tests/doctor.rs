@@ -257,6 +257,10 @@ impl Drop for V2ray {
 }
 
 #[test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one scripted session against a live veild"
+)]
 fn veil_doctor_through_a_running_veild() {
     let _serial = serial();
     let dir = tempdir();
@@ -357,6 +361,10 @@ fn veil_doctor_through_a_running_veild() {
 }
 
 #[test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "a table of planted problems, one per check"
+)]
 fn each_planted_problem_is_found() {
     let _serial = serial();
     let dir = tempdir();

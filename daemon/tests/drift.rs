@@ -97,15 +97,14 @@ impl Drift {
             }
             (max_drift >= min_drift && self.in_core() == self.expected()).then_some(())
         });
-        if done.is_none() {
-            panic!(
-                "not repaired within {CONVERGE:?} (largest drift seen {max_drift}, want >= \
-                 {min_drift})\ncore: {:?}\nwant: {:?}\nlast health: {last:#}\nlog:\n{}",
-                self.in_core(),
-                self.expected(),
-                self.d.log_text()
-            );
-        }
+        assert!(
+            done.is_some(),
+            "not repaired within {CONVERGE:?} (largest drift seen {max_drift}, want >= \
+             {min_drift})\ncore: {:?}\nwant: {:?}\nlast health: {last:#}\nlog:\n{}",
+            self.in_core(),
+            self.expected(),
+            self.d.log_text()
+        );
         max_drift
     }
 }

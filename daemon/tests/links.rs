@@ -77,6 +77,10 @@ impl Drop for ClientProcess {
 }
 
 #[test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one end-to-end run: server, key, client config, download"
+)]
 fn key_config_carries_a_download_through_a_real_v2ray() {
     let _serial = serial();
     let dir = tempdir();

@@ -22,6 +22,27 @@ fn token() -> Actor {
     }
 }
 
+fn create(name: &str) -> KeyCreate {
+    KeyCreate {
+        name: name.into(),
+        note: None,
+        data_limit: None,
+        expires_at: None,
+        reset: None,
+    }
+}
+
+fn rename(key: &KeyRef, name: &str) -> KeyUpdate {
+    KeyUpdate {
+        key: key.clone(),
+        name: Some(name.into()),
+        note: None,
+        data_limit: None,
+        expires_at: None,
+        reset: None,
+    }
+}
+
 #[test]
 fn service_calls_with_a_token_actor_are_audited_with_that_actor() {
     let _serial = support::serial();
@@ -41,32 +62,13 @@ fn service_calls_with_a_token_actor_are_audited_with_that_actor() {
         let actor = token();
 
         let made = service
-            .create(
-                &actor,
-                KeyCreate {
-                    name: "phone".into(),
-                    note: None,
-                    data_limit: None,
-                    expires_at: None,
-                    reset: None,
-                },
-            )
+            .create(&actor, create("phone"))
             .await
             .expect("create");
         assert!(!made.pending, "the real core took the key: {made:?}");
         let key = KeyRef::Id(made.id);
         let renamed = service
-            .update(
-                &actor,
-                KeyUpdate {
-                    key: key.clone(),
-                    name: Some("phone-2".into()),
-                    note: None,
-                    data_limit: None,
-                    expires_at: None,
-                    reset: None,
-                },
-            )
+            .update(&actor, rename(&key, "phone-2"))
             .await
             .expect("update");
         assert_eq!(renamed.name, "phone-2");

@@ -13,6 +13,10 @@ use support::daemon::{Daemon, RawClient};
 use support::tempdir;
 
 #[test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "every operation by each kind of reference, in one session"
+)]
 fn crud_by_id_uuid_and_name() {
     let dir = tempdir();
     let d = Daemon::start(dir.path());

@@ -244,8 +244,7 @@ impl Rng {
     fn from_clock() -> Rng {
         let seed = SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(1)
+            .map_or(1, |d| d.as_nanos() as u64)
             | 1;
         eprintln!("kill schedule seed: {seed}");
         Rng(seed)
@@ -479,8 +478,7 @@ fn coreless(interval_ms: u64) -> (tempfile::TempDir, Daemon) {
 fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 #[test]

@@ -106,9 +106,9 @@ methods! {
     KeyDelete(KeyDelete) = "key.delete" -> Key;
     /// Gives the key a new UUID: the old one stops working; name, limits and traffic stay.
     KeyRotate(KeyRotate) = "key.rotate" -> Key;
-    /// The key's `vless://` share link (S2).
+    /// The key's `vless://` share link.
     KeyLink(KeyLink) = "key.link" -> KeyLinkResult;
-    /// A complete client config (JSON) for Xray-based clients (S2).
+    /// A complete client config (JSON) for Xray-based clients.
     KeyConfig(KeyConfig) = "key.config" -> KeyConfigResult;
     /// Inspects the setup (core config, database, socket) and reports each problem with its fix.
     Doctor(DoctorParams) = "doctor" -> DoctorReport;

@@ -87,7 +87,7 @@ pub struct Key {
     pub state: KeyState,
     /// What the core is known to have; `None` until the key was first applied.
     pub applied: Option<KeyState>,
-    /// True while the core does not yet reflect `state` (S10).
+    /// True while the core does not yet reflect `state` (never a silent divergence).
     pub pending: bool,
     pub disable_reason: Option<DisableReason>,
     /// Data limit in bytes (uplink + downlink); `None` is unlimited.
@@ -96,7 +96,7 @@ pub struct Key {
     pub expires_at: Option<i64>,
 }
 
-/// How a request names a key (S1): numeric id, UUID or name. Names that look like an id
+/// How a request names a key: numeric id, UUID or name (every key by all three). Names that look like an id
 /// or a UUID are refused at creation, so the three never overlap.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum KeyRef {

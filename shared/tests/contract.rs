@@ -77,6 +77,7 @@ fn key_refs() -> [KeyRef; 3] {
 }
 
 /// Each request with all optional members, and again with none: one per method at least.
+#[allow(clippy::too_many_lines, reason = "a table of samples, one per method")]
 fn sample_requests() -> Vec<Request> {
     let mut out: Vec<Request> = vec![
         HelloParams::default().into(),
@@ -744,6 +745,7 @@ fn key_refs_write_ids_as_numbers_and_uuids_canonically() {
 // Results
 
 #[test]
+#[allow(clippy::too_many_lines, reason = "a table of samples, one per result")]
 fn every_result_round_trips() {
     let mut covered = BTreeSet::new();
     let mut mark = |name: &'static str| covered.insert(name);

@@ -160,6 +160,10 @@ fn v2fly_output_passes_v2ray_test() {
 }
 
 #[test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one assertion per required field, in file order"
+)]
 fn xray_output_has_every_required_field() {
     let p = paths();
     let (code, out, err) = init(

@@ -1,4 +1,4 @@
-//! The applier (S9, S10): one task that alone talks to the core about users and alone
+//! The applier (one ordered queue for every change; pending until applied): one task that alone talks to the core about users and alone
 //! writes the core's config file.
 //!
 //! Every mutation first commits its desired state (the key is *pending*), then asks the
@@ -173,12 +173,12 @@ impl Applier {
             };
             let command = tokio::select! {
                 biased;
-                _ = shutdown.cancelled() => break,
+                () = shutdown.cancelled() => break,
                 cmd = rx.recv() => match cmd {
                     Some(cmd) => Some(cmd),
                     None => break,
                 },
-                _ = sleep_or_forever(wait) => None,
+                () = sleep_or_forever(wait) => None,
             };
             // Drain whatever else queued up: one pass serves the whole burst.
             let mut commands: Vec<Command> = command.into_iter().collect();
@@ -195,7 +195,7 @@ impl Applier {
         tracing::debug!("applier stopped");
     }
 
-    /// Re-adds every active key (S7): the core keeps API-added users in memory only.
+    /// Re-adds every active key (the start-up sync): the core keeps API-added users in memory only.
     /// Returns false when the core could not be reached, so the caller tries again.
     async fn resync(&mut self, reason: ResyncReason) -> bool {
         let started = Instant::now();

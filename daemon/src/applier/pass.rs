@@ -118,7 +118,7 @@ impl Applier {
             return PassOutcome::Settled;
         }
         // The file follows the desired state whether or not the core can be reached, so a
-        // core restarted from it comes back with the right users (S5); it is written while
+        // core restarted from it comes back with the right users; it is written while
         // the core calls are in flight.
         let started = std::time::Instant::now();
         let write_file = !rows.is_empty() || *file_dirty;

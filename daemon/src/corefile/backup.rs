@@ -104,7 +104,7 @@ pub(super) fn create(
         let path = dir.join(backup_name(file_name, stamp, counter));
         match std::fs::hard_link(target, &path) {
             Ok(()) => return Ok(path),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             Err(_) => {}
         }
         // Linking refused (e.g. protected_hardlinks for a file we do not own): copy.
@@ -116,7 +116,8 @@ pub(super) fn create(
                 }
                 return Ok(path);
             }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            // Taken meanwhile: the next name.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             Err(e) => {
                 let _ = std::fs::remove_file(&path);
                 return Err(e);

@@ -150,9 +150,8 @@ pub(super) fn check_flow(inbound: &ManagedInbound, facts: &CoreFacts<'_>, out: &
 }
 
 pub(super) fn check_link_support(inbound: &ManagedInbound, out: &mut Vec<Finding>) {
-    let err = match Endpoint::from_stream(inbound.port, &inbound.stream, "") {
-        Ok(_) => return,
-        Err(e) => e,
+    let Err(err) = Endpoint::from_stream(inbound.port, &inbound.stream, "") else {
+        return;
     };
     // REALITY's own keys are reported by their checks.
     if matches!(

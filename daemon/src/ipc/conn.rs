@@ -96,7 +96,7 @@ pub async fn serve(stream: Stream, ctx: Context) {
         tracing::debug!("disconnected");
     }
     .instrument(span)
-    .await
+    .await;
 }
 
 async fn run<W: AsyncWrite + Unpin>(
@@ -130,7 +130,7 @@ async fn run<W: AsyncWrite + Unpin>(
                 tracing::debug!("closing an idle connection");
                 break;
             }
-            _ = ctx.shutdown.cancelled() => break,
+            () = ctx.shutdown.cancelled() => break,
         };
         if result.is_err() {
             break; // the peer went away
@@ -164,7 +164,7 @@ async fn read_lines(
     let mut buf = Vec::new();
     loop {
         let line = tokio::select! {
-            _ = shutdown.cancelled() => return,
+            () = shutdown.cancelled() => return,
             line = framing::read_line(&mut reader, &mut buf, MAX_LINE_BYTES) => line,
         };
         let msg = match line {
@@ -204,7 +204,7 @@ async fn handle<W: AsyncWrite + Unpin>(
         Ok(parsed) => parsed,
         Err((id, err)) => return send(write, &ResponseEnvelope::err(id, err)).await,
     };
-    let span = tracing::info_span!("request", id = %id.as_ref().map_or_else(|| "-".to_owned(), |v| v.to_string()), method = %envelope.method);
+    let span = tracing::info_span!("request", id = %id.as_ref().map_or_else(|| "-".to_owned(), std::string::ToString::to_string), method = %envelope.method);
     let outcome = async {
         match Request::parse(&envelope.method, envelope.params)? {
             Request::Hello(p) => encode(hello(p)?),

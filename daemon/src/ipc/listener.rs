@@ -43,7 +43,7 @@ impl Bound {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => {
-                tracing::warn!(path = %path.display(), error = %e, "could not remove the socket")
+                tracing::warn!(path = %path.display(), error = %e, "could not remove the socket");
             }
         }
     }

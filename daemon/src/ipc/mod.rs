@@ -38,14 +38,14 @@ pub async fn serve_on(
         // A descriptor for the next socket first: past the budget (and a little headroom
         // to refuse politely) new connections wait in the kernel's backlog.
         let permit = tokio::select! {
-            _ = shutdown.cancelled() => break,
+            () = shutdown.cancelled() => break,
             permit = fair.budget.socket_permit() => match permit {
                 Some(permit) => permit,
                 None => break,
             },
         };
         let stream = tokio::select! {
-            _ = shutdown.cancelled() => break,
+            () = shutdown.cancelled() => break,
             accepted = bound.listener.accept() => match accepted {
                 Ok(stream) => stream,
                 Err(e) => {

@@ -14,7 +14,7 @@ use crate::error::ErrorKind;
 const COLUMNS: &str = "id, uuid, name, note, created_at, updated_at, state, applied, \
                        disable_reason, data_limit, expires_at, applied_uuid";
 
-/// The condition for a row whose core state lags behind (S10): another state, or an active
+/// The condition for a row whose core state lags behind (pending): another state, or an active
 /// key whose UUID the core does not have yet (a rotation).
 const PENDING: &str = "(applied IS NOT state OR (state = 'active' AND applied_uuid IS NOT uuid))";
 
@@ -229,7 +229,7 @@ pub fn list(conn: &Connection, q: &ListQuery<'_>) -> Result<(Vec<Key>, u64), Sto
     let state = q.state.map(KeyState::as_str);
     let search = q
         .search
-        .map(|s| s.trim())
+        .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(validate::name_fold);
     let filter = "WHERE (?1 IS NULL AND state <> 'deleted' OR state = ?1)
@@ -272,7 +272,7 @@ pub fn set_note(conn: &Connection, key: &KeyRef, note: &str) -> Result<Key, Stor
 }
 
 /// Sets the desired state. The applied state is left alone: the row becomes pending until
-/// the applier brings the core in line (S10).
+/// the applier brings the core in line.
 pub fn set_state(
     conn: &Connection,
     key: &KeyRef,

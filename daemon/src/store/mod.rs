@@ -22,7 +22,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, Savepoint, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
-/// How long a connection waits for a lock before failing (S18). Only the writer writes, so
+/// How long a connection waits for a lock before failing (the busy timeout). Only the writer writes, so
 /// this guards against outside tools (sqlite3 shell, backups) holding the database.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// The most jobs one group commit takes; bounds how long the first caller waits.
@@ -241,7 +241,7 @@ fn run_batch(
         let kept = if completion.ok {
             sp.commit()
         } else {
-            sp.rollback().and_then(|_| sp.commit())
+            sp.rollback().and_then(|()| sp.commit())
         };
         if let Err(e) = kept {
             tracing::error!(error = %e, "closing a savepoint failed");
@@ -258,6 +258,5 @@ fn run_batch(
 pub fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+        .map_or(0, |d| d.as_secs() as i64)
 }

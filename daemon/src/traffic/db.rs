@@ -330,6 +330,10 @@ mod tests {
     /// `cargo test --release -p veild --lib -- --ignored --nocapture cycle_transaction_cost`
     #[test]
     #[ignore = "a timing probe; run by hand in release"]
+    #[allow(
+        clippy::too_many_lines,
+        reason = "a probe that prints each step's cost in order"
+    )]
     fn cycle_transaction_cost() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("veil.db");

@@ -104,7 +104,7 @@ impl Poller {
         loop {
             tokio::select! {
                 biased;
-                _ = shutdown.cancelled() => break,
+                () = shutdown.cancelled() => break,
                 request = requests.recv() => {
                     let Some(reply) = request else { break };
                     let report = self.cycle().await;

@@ -194,8 +194,7 @@ pub fn current_group() -> String {
     nix::unistd::Group::from_gid(gid)
         .ok()
         .flatten()
-        .map(|g| g.name)
-        .unwrap_or_else(|| "root".into())
+        .map_or_else(|| "root".into(), |g| g.name)
 }
 
 pub struct Daemon {
@@ -316,7 +315,7 @@ impl Daemon {
                     let _ = std::fs::remove_file(&notify_path);
                     return;
                 }
-                Ok(_) => continue,
+                Ok(_) => {} // another state line (STATUS=…): keep waiting
                 Err(e) => panic!(
                     "veild did not signal readiness: {e}\nlog:\n{}",
                     self.log_text()

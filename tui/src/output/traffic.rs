@@ -56,7 +56,7 @@ pub fn page_text(page: &TrafficPage, offset: u64) -> String {
                 limit_cell(t),
                 rate_long(t.downlink_rate),
                 rate_long(t.uplink_rate),
-                t.last_active.map(utc_minute).unwrap_or_else(|| "-".into()),
+                t.last_active.map_or_else(|| "-".into(), utc_minute),
             ]);
         }
         out.push_str(&table.render());
@@ -115,8 +115,7 @@ pub fn detail_text(d: &KeyTrafficDetail) -> String {
         (
             "last active",
             t.last_active
-                .map(|a| format!("{} UTC", utc_minute(a)))
-                .unwrap_or_else(|| "never".into()),
+                .map_or_else(|| "never".into(), |a| format!("{} UTC", utc_minute(a))),
         ),
         (
             "data limit",
@@ -128,8 +127,7 @@ pub fn detail_text(d: &KeyTrafficDetail) -> String {
         (
             "expires",
             t.expires_at
-                .map(|e| format!("{} UTC", utc_minute(e)))
-                .unwrap_or_else(|| "never".into()),
+                .map_or_else(|| "never".into(), |e| format!("{} UTC", utc_minute(e))),
         ),
         (
             "resets",

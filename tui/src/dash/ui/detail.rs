@@ -16,6 +16,10 @@ use crate::text;
 /// The detail screen. Long on purpose: it builds the screen's lines top to bottom in the
 /// order they are shown (state, limits, expiry, traffic, link, chart), which reads best as
 /// one sequence.
+#[allow(
+    clippy::too_many_lines,
+    reason = "the screen top to bottom; see the doc comment"
+)]
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, d: &Detail) {
     let t = app.theme;
     let Some(key) = app.key(d.id) else {
@@ -55,9 +59,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, d: &Detail) {
         ]),
     ];
     // Limit: the gauge when traffic is known.
-    let used = traffic
-        .map(|t| t.traffic.used())
-        .or_else(|| app.traffic.get(&key.id).map(|t| t.used()));
+    let used = traffic.map(|t| t.traffic.used()).or_else(|| {
+        app.traffic
+            .get(&key.id)
+            .map(super::super::app::Traffic::used)
+    });
     let mut limit = vec![label("limit")];
     match (key.data_limit, used) {
         (Some(max), Some(used)) => {
@@ -74,7 +80,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, d: &Detail) {
             )));
         }
         (Some(max), None) => {
-            limit.push(Span::raw(format!("{} (used: —)", format::bytes_long(max))))
+            limit.push(Span::raw(format!("{} (used: —)", format::bytes_long(max))));
         }
         (None, Some(used)) => {
             limit.push(Span::raw("unlimited"));

@@ -74,6 +74,10 @@ fn encode(link: &str) -> Option<Vec<QrCode>> {
 
 /// The QR popup. Long on purpose: it picks the densest code that fits, then lays out the
 /// code, its caption and the fallbacks in order; the steps share the measurements.
+#[allow(
+    clippy::too_many_lines,
+    reason = "the steps share the measurements; see the doc comment"
+)]
 pub fn draw(
     frame: &mut Frame,
     area: Rect,

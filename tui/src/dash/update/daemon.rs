@@ -191,6 +191,10 @@ pub(super) fn rank_busiest(app: &mut App) {
 
 /// Applies the answer to a call. Long on purpose: one arm per [`Reply`] kind, most of
 /// them a few lines; splitting them would only scatter the table.
+#[allow(
+    clippy::too_many_lines,
+    reason = "one short arm per case; see the doc comment"
+)]
 pub(super) fn reply(app: &mut App, reply: Reply, out: &mut Outcome) {
     match reply {
         Reply::Health(result) => {
