@@ -350,14 +350,26 @@ async fn keeps_only_the_newest_backups() {
 }
 
 #[tokio::test]
-async fn keeps_the_file_mode() {
-    for mode in [0o600, 0o640] {
+async fn keeps_the_file_mode_but_never_opens_it_to_others() {
+    // (mode before, mode after): never more open than before, never readable by others.
+    for (mode, want) in [
+        (0o600, 0o600),
+        (0o640, 0o640),
+        (0o644, 0o640),
+        (0o666, 0o660),
+        (0o604, 0o600),
+    ] {
         let f = fixture(mode);
         let file = CoreFile::new(f.path.clone(), TAG.into(), v2ray_test(), 10);
         file.write_clients(&clients(2, "m"), &[]).await.unwrap();
         let after = std::fs::metadata(&f.path).unwrap().permissions().mode() & 0o7777;
-        assert_eq!(after, mode, "mode {mode:o}");
+        assert_eq!(after, want, "mode {mode:o}");
         assert_eq!(file.writes(), 1);
+        for backup in std::fs::read_dir(&f.dir).unwrap() {
+            let backup = backup.unwrap().path();
+            let mode = std::fs::metadata(&backup).unwrap().permissions().mode();
+            assert_eq!(mode & 0o007, 0, "{} is open to others", backup.display());
+        }
     }
 }
 

@@ -6,11 +6,11 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::core_harness::{FakeUser, FakeXrayCore, VLESS_TAG, config_clients};
+use support::core_harness::{FakeUser, FakeXrayCore, VLESS_TAG, config_clients, write_xray_config};
 use support::daemon::{CoreSection, Daemon, DaemonConfig, poll_until};
 use support::{email_of, id_of, runtime, tempdir, uuid_of};
 
@@ -18,23 +18,6 @@ const CONVERGE: Duration = Duration::from_secs(30);
 const DRIFT_INTERVAL_MS: u64 = 300;
 
 /// A minimal Xray-style config: the fake core does not read it, the test command is `true`.
-fn write_xray_config(dir: &Path, api: &str) -> PathBuf {
-    let config = json!({
-        "log": {"loglevel": "warning"},
-        "api": {"tag": "api", "listen": api, "services": ["HandlerService", "StatsService"]},
-        "stats": {},
-        "inbounds": [{
-            "tag": VLESS_TAG, "listen": "127.0.0.1", "port": 8443, "protocol": "vless",
-            "settings": {"clients": [], "decryption": "none"},
-            "streamSettings": {"network": "tcp", "security": "none"}
-        }],
-        "outbounds": [{"tag": "direct", "protocol": "freedom", "settings": {}}]
-    });
-    let path = dir.join("xray.json");
-    std::fs::write(&path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
-    path
-}
-
 struct Drift {
     d: Daemon,
     fake: FakeXrayCore,

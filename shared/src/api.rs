@@ -312,6 +312,10 @@ pub struct Health {
     pub core: CoreHealth,
     /// Keys whose desired state the core does not reflect yet.
     pub pending: u64,
+    /// Of those, keys whose change the core (or its config test) refused: they wait for
+    /// the next change or an operator, not for a timer (each key's `apply_error` says why).
+    #[serde(default)]
+    pub refused: u64,
     /// The core's config file as Veil keeps it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<ConfigFileHealth>,

@@ -94,6 +94,10 @@ pub struct Key {
     pub data_limit: Option<u64>,
     /// Unix seconds after which the key is disabled; `None` never expires.
     pub expires_at: Option<i64>,
+    /// Why the core (or its config test) refused to apply this key, while it is pending.
+    /// Such a change is not retried on a timer; it is tried again with the next change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apply_error: Option<String>,
 }
 
 /// How a request names a key: numeric id, UUID or name (every key by all three). Names that look like an id

@@ -5,6 +5,9 @@
 
 use thiserror::Error;
 use unicode_normalization::UnicodeNormalization;
+use unicode_properties::{
+    GeneralCategory, GeneralCategoryGroup, UnicodeEmoji, UnicodeGeneralCategory,
+};
 use uuid::Uuid;
 
 use crate::model::KeyRef;
@@ -24,6 +27,13 @@ pub enum InvalidInput {
     NameTooLong(usize),
     #[error("name contains {0}, which is not allowed in a name")]
     BadNameChar(String),
+    #[error(
+        "name contains {0}, which does not show on screen; two names that look the same must \
+         be the same name"
+    )]
+    HiddenNameChar(String),
+    #[error("name shows nothing on screen (only spaces, marks or invisible characters)")]
+    InvisibleName,
     #[error("name '{0}' looks like a numeric id; add a letter so ids stay unambiguous")]
     NameLooksLikeId(String),
     #[error("name '{0}' looks like a UUID; choose another so UUIDs stay unambiguous")]
@@ -94,8 +104,14 @@ fn looks_like_id(s: &str) -> bool {
     !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// Validates and normalizes a key name: trimmed, NFC, 1–64 characters of printable text,
-/// not shaped like an id or a UUID.
+/// Validates and normalizes a key name: trimmed, NFC, 1–64 characters of printable text
+/// that shows on screen, not shaped like an id or a UUID.
+///
+/// Refused, because two names that look the same must be one name: format characters
+/// (zero-width spaces and joiners, word joiners, soft hyphens, byte-order marks, tag
+/// characters…), Hangul fillers and other blanks, and names with nothing visible (only
+/// combining marks, say). Emoji stay whole: a zero-width joiner between two emoji (a
+/// family, a rainbow flag) and a variation selector after an emoji are allowed.
 pub fn name(raw: &str) -> Result<String, InvalidInput> {
     let name: String = raw.trim().nfc().collect();
     if name.is_empty() {
@@ -104,7 +120,17 @@ pub fn name(raw: &str) -> Result<String, InvalidInput> {
     if let Some(c) = name.chars().find(|&c| refused_char(c)) {
         return Err(InvalidInput::BadNameChar(describe(c)));
     }
-    let len = name.chars().count();
+    let chars: Vec<char> = name.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        let prev = i.checked_sub(1).map(|p| chars[p]);
+        if hides(prev, c, chars.get(i + 1).copied()) {
+            return Err(InvalidInput::HiddenNameChar(describe(c)));
+        }
+    }
+    if !chars.iter().any(|&c| shows(c)) {
+        return Err(InvalidInput::InvisibleName);
+    }
+    let len = chars.len();
     if len > NAME_MAX_CHARS {
         return Err(InvalidInput::NameTooLong(len));
     }
@@ -117,9 +143,61 @@ pub fn name(raw: &str) -> Result<String, InvalidInput> {
     Ok(name)
 }
 
-/// The form of a name that uniqueness is checked on: names equal up to case are one name.
+const ZWJ: char = '\u{200D}';
+
+/// Characters that are blank however they are drawn, though not format characters.
+fn is_blank(c: char) -> bool {
+    matches!(
+        c,
+        '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' // Hangul fillers
+            | '\u{2800}' // braille blank
+            | '\u{034F}' // combining grapheme joiner
+            | '\u{17B4}' | '\u{17B5}' // Khmer inherent vowels
+            | '\u{180B}'..='\u{180F}' // Mongolian variation selectors
+    )
+}
+
+fn is_variation_selector(c: char) -> bool {
+    matches!(c, '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}')
+}
+
+/// An emoji for the purpose of joining: a pictograph (not an ASCII digit, `#` or `*`,
+/// which are emoji only inside keycap sequences), or a skin-tone modifier.
+fn is_pictograph(c: char) -> bool {
+    !c.is_ascii() && c.is_emoji_char_or_emoji_component()
+}
+
+/// Whether `c`, between `prev` and `next`, is there without showing.
+fn hides(prev: Option<char>, c: char, next: Option<char>) -> bool {
+    if is_blank(c) {
+        return true;
+    }
+    if c == ZWJ {
+        // Only inside an emoji sequence (the emoji before may end in a selector).
+        let after_emoji = prev.is_some_and(|p| is_pictograph(p) || is_variation_selector(p));
+        return !(after_emoji && next.is_some_and(is_pictograph));
+    }
+    if is_variation_selector(c) {
+        return !prev.is_some_and(UnicodeEmoji::is_emoji_char);
+    }
+    c.general_category() == GeneralCategory::Format
+}
+
+/// A character that puts something on screen by itself.
+fn shows(c: char) -> bool {
+    !c.is_whitespace()
+        && c.general_category_group() != GeneralCategoryGroup::Mark
+        && c.general_category() != GeneralCategory::Format
+        && !is_blank(c)
+}
+
+/// The form of a name that uniqueness is checked on: NFKC, then full Unicode case folding,
+/// then NFKC again (Unicode's compatibility caseless match, without the ignorable
+/// characters a name cannot hold anyway). Names equal in this form are one name:
+/// `Straße` and `STRASSE`, `ΟΔΟΣ` and `οδος`, `ｆｕｌｌ` and `full`.
 pub fn name_fold(name: &str) -> String {
-    name.nfc().flat_map(char::to_lowercase).collect()
+    let compat: String = name.nfkc().collect();
+    caseless::default_case_fold_str(&compat).nfkc().collect()
 }
 
 /// Validates a note: up to 1000 characters; line breaks and tabs are allowed here (a note
@@ -185,6 +263,64 @@ pub fn key_ref(raw: &str) -> Result<KeyRef, InvalidInput> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_that_hide_are_refused() {
+        for raw in [
+            "alice\u{200B}",     // zero-width space
+            "al\u{2060}ice",     // word joiner
+            "ali\u{00AD}ce",     // soft hyphen
+            "\u{FEFF}alice",     // byte-order mark
+            "alice\u{E0041}",    // tag character
+            "a\u{200D}b",        // a joiner outside emoji
+            "\u{1F98A}\u{200D}", // a joiner at the end
+            "\u{3164}",          // Hangul filler
+            "ab\u{115F}",        // Hangul choseong filler
+            "x\u{2800}",         // braille blank
+            "a\u{FE0F}",         // a selector after a letter
+        ] {
+            assert!(
+                matches!(name(raw), Err(InvalidInput::HiddenNameChar(_))),
+                "{raw:?}: {:?}",
+                name(raw)
+            );
+        }
+        for raw in ["\u{0301}\u{0301}", "\u{0301}", "\u{20DD}"] {
+            assert_eq!(name(raw), Err(InvalidInput::InvisibleName), "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn emoji_sequences_stay_whole() {
+        for raw in [
+            "\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}", // family
+            "\u{1F3F3}\u{FE0F}\u{200D}\u{1F308}",          // rainbow flag
+            "\u{2764}\u{FE0F}",                            // red heart
+            "\u{1F44B}\u{1F3FD}",                          // waving hand, skin tone
+            "\u{1F9D1}\u{1F3FD}\u{200D}\u{1F4BB}",         // technologist, skin tone
+            "\u{1F1E9}\u{1F1EA}",                          // a flag
+            "1\u{FE0F}\u{20E3}",                           // keycap one
+            "Маша \u{1F98A}",
+            "Jose\u{0301}",
+        ] {
+            assert!(name(raw).is_ok(), "{raw:?}: {:?}", name(raw));
+        }
+    }
+
+    #[test]
+    fn names_fold_to_one_form_across_case_and_width() {
+        for (a, b) in [
+            ("Straße", "STRASSE"),
+            ("ΟΔΟΣ", "οδος"),
+            ("ｆｕｌｌ", "full"),
+            ("Ǆemal", "džemal"),
+            ("Jose\u{0301}", "JOSÉ"),
+            ("ﬁle", "FILE"),
+        ] {
+            assert_eq!(name_fold(a), name_fold(b), "{a} vs {b}");
+        }
+        assert_ne!(name_fold("alice"), name_fold("alicé"));
+    }
 
     #[test]
     fn expiry_is_bounded_to_four_digit_years() {

@@ -47,6 +47,7 @@ fn full_key() -> Key {
         disable_reason: Some(DisableReason::Limited),
         data_limit: Some(u64::MAX),
         expires_at: Some(i64::MAX),
+        apply_error: Some("proxy/vless: invalid flow".into()),
     }
 }
 
@@ -65,6 +66,7 @@ fn bare_key() -> Key {
         disable_reason: None,
         data_limit: None,
         expires_at: None,
+        apply_error: None,
     }
 }
 
@@ -302,6 +304,7 @@ fn sample_health(full: bool) -> Health {
             drift: full.then_some(2),
         },
         pending: u64::from(full),
+        refused: u64::from(full),
         config: full.then(|| ConfigFileHealth {
             path: "/usr/local/etc/xray/config.json".into(),
             writes: 7,

@@ -56,6 +56,7 @@ fn app(width: u16, height: u16) -> App {
                 disable_reason: disabled.then_some(DisableReason::Limited),
                 data_limit: (id % 2 == 0).then_some(10 << 30),
                 expires_at: (id % 5 == 0).then_some(NOW + id * 600),
+                apply_error: None,
             }
         })
         .collect();

@@ -7,6 +7,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+use veil::text::one_line;
 use veil_shared::client::ClientError;
 use veil_shared::rpc::RpcError;
 
@@ -56,11 +57,13 @@ impl Failure {
         }
     }
 
-    /// The lines for stderr, each starting `veil: `.
+    /// The lines for stderr, each starting `veil: `. Whatever came from the daemon (or from
+    /// the user's own input echoed back) is made one line without control characters: an
+    /// error message must not recolor the terminal or forge a line.
     pub fn message(&self) -> String {
         match self {
             // RpcError shows as "message (code)": the code is what a reader can search for.
-            Failure::Refused(e) => format!("veil: {e}\n"),
+            Failure::Refused(e) => format!("veil: {}\n", one_line(&e.to_string())),
             Failure::Unreachable { socket, source } => format!(
                 "veil: cannot connect to veild at {}: {source}\n{}",
                 socket.display(),
@@ -68,12 +71,13 @@ impl Failure {
             ),
             // It was reachable a moment ago, so permissions are not the question.
             Failure::Lost { socket, detail } => format!(
-                "veil: lost the connection to veild at {}: {detail}\n\
+                "veil: lost the connection to veild at {}: {}\n\
                  veil: check that veild is still running (systemctl status veild)\n",
-                socket.display()
+                socket.display(),
+                one_line(detail)
             ),
             Failure::Protocol(detail) | Failure::Usage(detail) | Failure::Local(detail) => {
-                format!("veil: {detail}\n")
+                format!("veil: {}\n", one_line(detail))
             }
         }
     }

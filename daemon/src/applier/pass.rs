@@ -132,17 +132,25 @@ impl Applier {
         *file_dirty = file_ok.is_some();
         let mut first_error = None;
         let mut applied = Vec::with_capacity(rows.len());
+        let mut refused = Vec::new();
         for (row, result) in rows.iter().zip(results) {
             match result {
                 Ok(()) => applied.push(row.clone()),
                 Err(e) => {
+                    if !e.is_transient() {
+                        tracing::warn!(key_id = row.id, error = %e, "the core refused a change; the key stays pending with the reason");
+                        refused.push((row.clone(), Some(e.to_string())));
+                    }
                     if first_error.is_none() {
-                        tracing::warn!(key_id = row.id, error = %e, "core change failed; the key stays pending");
+                        if e.is_transient() {
+                            tracing::warn!(key_id = row.id, error = %e, "core change failed; the key stays pending");
+                        }
                         first_error = Some(e);
                     }
                 }
             }
         }
+        self.record_refusals(refused).await;
         match &first_error {
             Some(e) if e.is_transient() => self.status.update(|s| {
                 s.core = CoreStatus::Down;
@@ -170,6 +178,20 @@ impl Applier {
             None => PassOutcome::Settled,
             Some(e) if e.is_transient() => PassOutcome::Unreachable,
             Some(_) => PassOutcome::Refused,
+        }
+    }
+
+    /// Keeps, on each refused row, why the core refused it (shown by `key.get`).
+    async fn record_refusals(&self, refused: Vec<(CoreRow, Option<String>)>) {
+        if refused.is_empty() {
+            return;
+        }
+        let written = self
+            .store
+            .write(move |sp| keys::set_apply_errors(sp, &refused))
+            .await;
+        if let Err(e) = written {
+            tracing::error!(error = %e, "recording why the core refused keys failed");
         }
     }
 

@@ -102,10 +102,14 @@ pub(super) fn create(
 ) -> io::Result<PathBuf> {
     for counter in 0..1000 {
         let path = dir.join(backup_name(file_name, stamp, counter));
-        match std::fs::hard_link(target, &path) {
-            Ok(()) => return Ok(path),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(_) => {}
+        // A link shares the target's mode: only for a target closed to others (an open one
+        // is copied closed, so no backup is readable by every local user).
+        if !meta.was_open_to_others {
+            match std::fs::hard_link(target, &path) {
+                Ok(()) => return Ok(path),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(_) => {}
+            }
         }
         // Linking refused (e.g. protected_hardlinks for a file we do not own): copy.
         match create_like(&path, meta, bytes) {
@@ -224,6 +228,8 @@ mod tests {
         let d = dir.path();
         let target = d.join("c.json");
         std::fs::write(&target, "v1").unwrap();
+        std::fs::set_permissions(&target, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .unwrap();
         let meta = FileMeta::of(&target);
         let s = "20260101T000000.000Z";
         let a = create(d, "c.json", &target, b"v1", meta, s).unwrap();

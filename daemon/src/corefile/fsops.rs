@@ -10,27 +10,36 @@ use std::path::{Path, PathBuf};
 /// private key, so nobody but the owner reads it.
 pub(super) const DEFAULT_MODE: u32 = 0o600;
 
+/// Bits a file veild writes never has: none for other users (the file lists every
+/// client's UUID, each a credential), no set-id or sticky bits.
+const NEVER: u32 = 0o7007;
+
 /// Mode and owner a new file copies from the target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct FileMeta {
     pub mode: u32,
     pub uid: Option<u32>,
     pub gid: Option<u32>,
+    /// The target was open to other users; the new file is not.
+    pub was_open_to_others: bool,
 }
 
 impl FileMeta {
-    /// The target's mode and owner, or 0600 and our own owner if it cannot be read.
+    /// The target's mode (less anything for other users) and owner, or 0600 and our own
+    /// owner if it cannot be read. A rewrite is never more open than what it replaces.
     pub fn of(path: &Path) -> FileMeta {
         match std::fs::metadata(path) {
             Ok(m) => FileMeta {
-                mode: m.mode() & 0o7777,
+                mode: m.mode() & 0o7777 & !NEVER,
                 uid: Some(m.uid()),
                 gid: Some(m.gid()),
+                was_open_to_others: m.mode() & 0o007 != 0,
             },
             Err(_) => FileMeta {
                 mode: DEFAULT_MODE,
                 uid: None,
                 gid: None,
+                was_open_to_others: false,
             },
         }
     }

@@ -77,6 +77,58 @@ pub async fn test_file(
     check::run_test(path, test_command, path, timeout).await
 }
 
+/// The file's new bytes: `current` with the managed inbound's client list replaced by
+/// `managed`, followed by the clients no key owns (kept as they are). Pure: no IO. The
+/// result is checked to read back to the same document.
+pub fn patch_clients(
+    path: &Path,
+    current: &[u8],
+    tag: &str,
+    managed: &[FileClient],
+    is_managed: impl Fn(&FileClient) -> bool,
+) -> Result<(Vec<u8>, Vec<Value>), CoreFileError> {
+    let patched = patch(path, current, tag, managed, |doc, path| {
+        Ok(document::managed_inbound(doc, path, tag)?.unmanaged(is_managed))
+    })?;
+    Ok((patched.bytes, patched.keep))
+}
+
+/// A rewrite of the file, before it is written.
+struct Patched {
+    bytes: Vec<u8>,
+    /// The clients no key owns, kept.
+    keep: Vec<Value>,
+    /// The original had comments (a rewrite drops them).
+    had_comments: bool,
+}
+
+fn patch(
+    path: &Path,
+    current: &[u8],
+    tag: &str,
+    managed: &[FileClient],
+    keep_of: impl FnOnce(&document::Document, &Path) -> Result<Vec<Value>, CoreFileError>,
+) -> Result<Patched, CoreFileError> {
+    let mut doc = document::parse(path, current)?;
+    let keep = keep_of(&doc, path)?;
+    check_clients(path, managed, &keep)?;
+    let clients: Vec<Value> = managed
+        .iter()
+        .map(FileClient::to_json)
+        .chain(keep.iter().cloned())
+        .collect();
+    document::set_clients(&mut doc, path, tag, clients)?;
+    let rendered = document::render(&doc.root).map_err(|e| internal(path, e))?;
+    if rendered != current {
+        reads_back(path, &rendered, &doc.root)?;
+    }
+    Ok(Patched {
+        bytes: rendered,
+        keep,
+        had_comments: doc.had_comments,
+    })
+}
+
 /// What [`CoreFile::write_clients`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteOutcome {
@@ -200,24 +252,27 @@ impl CoreFile {
         let path = target.as_path();
 
         let current = self.read(path).await?;
-        let mut doc = document::parse(path, &current)?;
-        let keep = keep_of(&doc, path)?;
-        check_clients(path, managed, &keep)?;
-        let clients: Vec<Value> = managed
-            .iter()
-            .map(FileClient::to_json)
-            .chain(keep.iter().cloned())
-            .collect();
-        document::set_clients(&mut doc, path, &self.inbound_tag, clients)?;
-        let rendered = document::render(&doc.root).map_err(|e| internal(path, e))?;
+        let Patched {
+            bytes: rendered,
+            keep,
+            had_comments,
+        } = patch(path, &current, &self.inbound_tag, managed, keep_of)?;
         if rendered == current {
             return Ok((WriteOutcome::Unchanged, keep));
         }
-        reads_back(path, &rendered, &doc.root)?;
 
         let (dir, file_name) = split_target(path)?;
         let temp_path = dir.join(self.temp_name(&file_name));
         let meta = FileMeta::of(path);
+        if meta.was_open_to_others {
+            tracing::warn!(
+                path = %path.display(),
+                mode = format!("{:o}", meta.mode),
+                "the core config was readable by every local user and lists every client's \
+                 UUID; veild writes it without access for others. The core must read it as \
+                 its owner or through its group (`veil doctor` checks)"
+            );
+        }
         let (temp, temp_file) = {
             let target_owned = path.to_owned();
             blocking(path, move || {
@@ -253,7 +308,7 @@ impl CoreFile {
         .await??;
 
         self.writes.fetch_add(1, Ordering::Relaxed);
-        if doc.had_comments {
+        if had_comments {
             tracing::warn!(
                 path = %path.display(),
                 "the core config had comments, which JSON rewriting cannot keep; the previous \

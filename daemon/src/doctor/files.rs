@@ -75,35 +75,43 @@ pub(super) fn check_writable(config: &Config, out: &mut Vec<Finding>) {
     }
 }
 
-/// The config holds the REALITY private key: nobody but its owner and group may read it
-/// (the seed's rule: files holding secrets are not world-readable).
+/// The config lists every client's UUID (each a credential) and may hold the REALITY
+/// private key: nobody but its owner and group may read it (the seed's rule: files
+/// holding secrets are not world-readable).
 pub(super) fn check_config_mode(config: &Config, root: &Value, out: &mut Vec<Finding>) {
     let path = &config.core.config;
     let Ok(meta) = std::fs::metadata(path) else {
         return;
     };
-    let has_secret = root["inbounds"].as_array().is_some_and(|list| {
+    let mode = meta.mode() & 0o777;
+    if mode & 0o007 == 0 {
+        return;
+    }
+    let has_key = root["inbounds"].as_array().is_some_and(|list| {
         list.iter().any(|i| {
             i["streamSettings"]["realitySettings"]
                 .get("privateKey")
                 .is_some()
         })
     });
-    let mode = meta.mode() & 0o777;
-    if has_secret && mode & 0o007 != 0 {
-        out.push(Finding::warning(
-            CORE_CONFIG_MODE,
-            format!(
-                "the core config {} holds the REALITY private key but is readable by everyone \
-                 (mode {mode:04o})",
-                path.display()
-            ),
-            format!(
-                "chmod 600 {} (or 640 with the core's group)",
-                path.display()
-            ),
-        ));
-    }
+    let holds = if has_key {
+        "every client's UUID and the REALITY private key"
+    } else {
+        "every client's UUID"
+    };
+    out.push(Finding::warning(
+        CORE_CONFIG_MODE,
+        format!(
+            "the core config {} holds {holds} but is readable by every local user (mode \
+             {mode:04o})",
+            path.display()
+        ),
+        format!(
+            "chmod o-rwx {} (0640 with a group the core's user is in; veild keeps the mode \
+             when it rewrites the file)",
+            path.display()
+        ),
+    ));
 }
 
 pub(super) async fn check_core_test(config: &Config, out: &mut Vec<Finding>) {

@@ -61,6 +61,7 @@ pub async fn run(config: &Config, db: Db<'_>) -> DoctorReport {
     checked.push(CORE_TEST);
     files::check_core_test(config, &mut report.findings).await;
     checked.push(DATABASE);
+    system::check_database_mode(config, &mut report.findings);
     system::check_database(config, db, &mut report.findings).await;
     checked.push(SOCKET);
     system::check_socket(config, gid, live, &mut report.findings);

@@ -10,6 +10,7 @@ pub const CORE_CONFIG_WRITABLE: &str = "core_config_writable";
 pub const CORE_CONFIG_MODE: &str = "core_config_mode";
 pub const CORE_TEST: &str = "core_test";
 pub const DATABASE: &str = "database";
+pub const DATABASE_MODE: &str = "database_mode";
 pub const SOCKET: &str = "socket";
 
 /// How long the core's `-test` may take.

@@ -7,7 +7,7 @@ use nix::unistd::Group;
 use rusqlite::{Connection, OpenFlags};
 use veil_shared::api::Finding;
 
-use super::names::{DATABASE, INTEGRITY_LINES, SOCKET, SOCKET_GROUP};
+use super::names::{DATABASE, DATABASE_MODE, INTEGRITY_LINES, SOCKET, SOCKET_GROUP};
 use crate::config::Config;
 use crate::ipc::listener::SOCKET_MODE;
 use crate::store::Store;
@@ -50,6 +50,30 @@ fn integrity(conn: &Connection) -> Result<Vec<String>, rusqlite::Error> {
     let mut stmt = conn.prepare("PRAGMA integrity_check")?;
     let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
     rows.collect()
+}
+
+/// The database and its WAL and shared-memory files hold every key's UUID: only veild's
+/// user may read them.
+pub(super) fn check_database_mode(config: &Config, out: &mut Vec<Finding>) {
+    for path in crate::store::files_of(&config.database) {
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
+        let mode = std::os::unix::fs::MetadataExt::mode(&meta) & 0o777;
+        if mode & 0o077 != 0 {
+            out.push(Finding::error(
+                DATABASE_MODE,
+                format!(
+                    "{} holds every key's UUID but is readable by others (mode {mode:04o})",
+                    path.display()
+                ),
+                format!(
+                    "chmod 600 {} (veild also fixes it at its next start)",
+                    path.display()
+                ),
+            ));
+        }
+    }
 }
 
 pub(super) async fn check_database(config: &Config, db: Db<'_>, out: &mut Vec<Finding>) {

@@ -231,7 +231,7 @@ async fn handle<W: AsyncWrite + Unpin>(
 /// Checks the envelope and returns it with its id (`None` for a notification, which has no
 /// id member at all; an explicit `"id": null` is answered with null). On failure returns
 /// the id to answer with.
-fn parse_envelope(line: &[u8]) -> Result<(RequestEnvelope, Option<Value>), (Value, RpcError)> {
+pub fn parse_envelope(line: &[u8]) -> Result<(RequestEnvelope, Option<Value>), (Value, RpcError)> {
     let value: Value = serde_json::from_slice(line).map_err(|e| {
         (
             Value::Null,

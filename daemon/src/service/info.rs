@@ -79,18 +79,24 @@ impl Service {
     pub async fn health(&self) -> Health {
         let db = self
             .store
-            .read(|c| Ok((keys::counts(c)?, keys::pending_count(c)?)))
+            .read(|c| {
+                Ok((
+                    keys::counts(c)?,
+                    keys::pending_count(c)?,
+                    keys::refused_count(c)?,
+                ))
+            })
             .await;
         let path = self.store.path().display().to_string();
-        let (database, pending) = match db {
-            Ok((counts, pending)) => (
+        let (database, (pending, refused)) = match db {
+            Ok((counts, pending, refused)) => (
                 DatabaseHealth {
                     ok: true,
                     path,
                     keys: counts,
                     error: None,
                 },
-                pending,
+                (pending, refused),
             ),
             Err(e) => (
                 DatabaseHealth {
@@ -99,7 +105,7 @@ impl Service {
                     keys: Default::default(),
                     error: Some(e.to_string()),
                 },
-                0,
+                (0, 0),
             ),
         };
         let status = self.status.snapshot();
@@ -120,6 +126,7 @@ impl Service {
                 drift: status.drift,
             },
             pending,
+            refused,
             config: Some(status.config),
         }
     }

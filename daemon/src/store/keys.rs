@@ -12,7 +12,7 @@ use super::{StoreError, now};
 use crate::error::ErrorKind;
 
 const COLUMNS: &str = "id, uuid, name, note, created_at, updated_at, state, applied, \
-                       disable_reason, data_limit, expires_at, applied_uuid";
+                       disable_reason, data_limit, expires_at, applied_uuid, apply_error";
 
 /// The condition for a row whose core state lags behind (pending): another state, or an active
 /// key whose UUID the core does not have yet (a rotation).
@@ -58,6 +58,7 @@ fn key_from_row(row: &Row<'_>) -> rusqlite::Result<Key> {
         disable_reason,
         data_limit: data_limit.map(|v| v.max(0) as u64),
         expires_at: row.get(10)?,
+        apply_error: row.get(12)?,
     })
 }
 
@@ -173,6 +174,7 @@ fn insert_unchecked(
                 disable_reason: None,
                 data_limit: None,
                 expires_at: None,
+                apply_error: None,
             });
         }
     }
@@ -395,7 +397,7 @@ pub fn mark_applied(conn: &Connection, row: &CoreRow) -> Result<bool, StoreError
     let applied_uuid = (row.state == KeyState::Active).then(|| row.uuid.to_string());
     let n = conn
         .prepare_cached(
-            "UPDATE keys SET applied = ?1, applied_uuid = ?2
+            "UPDATE keys SET applied = ?1, applied_uuid = ?2, apply_error = NULL
              WHERE id = ?3 AND state = ?1 AND uuid = ?4",
         )?
         .execute(params![
@@ -405,6 +407,36 @@ pub fn mark_applied(conn: &Connection, row: &CoreRow) -> Result<bool, StoreError
             row.uuid.to_string()
         ])?;
     Ok(n == 1)
+}
+
+/// Records why the core refused each row (or clears it with `None`), for rows still in the
+/// state the refusal was about.
+pub fn set_apply_errors(
+    conn: &Connection,
+    errors: &[(CoreRow, Option<String>)],
+) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE keys SET apply_error = ?1 WHERE id = ?2 AND state = ?3 AND uuid = ?4",
+    )?;
+    for (row, error) in errors {
+        stmt.execute(params![
+            error,
+            row.id,
+            row.state.as_str(),
+            row.uuid.to_string()
+        ])?;
+    }
+    Ok(())
+}
+
+/// Keys whose last change the core refused.
+pub fn refused_count(conn: &Connection) -> Result<u64, StoreError> {
+    let n: i64 = conn
+        .prepare_cached(&format!(
+            "SELECT count(*) FROM keys WHERE apply_error IS NOT NULL AND {PENDING}"
+        ))?
+        .query_row([], |r| r.get(0))?;
+    Ok(n.max(0) as u64)
 }
 
 /// Keys by id, for answering after the applier ran. A contiguous run of ids (a bulk

@@ -66,6 +66,7 @@ impl Store {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError::Sqlite(format!("creating {}: {e}", dir.display())))?;
         }
+        secure_files(path)?;
         let mut conn = open(path, OpenFlags::default())?;
         let mode: String =
             conn.pragma_update_and_check(None, "journal_mode", "wal", |r| r.get(0))?;
@@ -252,6 +253,65 @@ fn run_batch(
         Ok(()) => Ok(done),
         Err(e) => Err((done, StoreError::from(e))),
     }
+}
+
+/// The database file and the WAL and shared-memory files SQLite keeps beside it.
+pub fn files_of(path: &Path) -> [PathBuf; 3] {
+    let with = |suffix: &str| {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        PathBuf::from(name)
+    };
+    [path.to_owned(), with("-wal"), with("-shm")]
+}
+
+/// Every key's UUID is a credential: the database and its companions are 0600. A new
+/// database is created 0600 whatever the umask (SQLite gives the WAL and shared-memory
+/// files the database's mode); an existing one that is more open is closed with a
+/// warning, and veild refuses to start when it cannot do so.
+fn secure_files(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+    let created = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path);
+    if let Err(e) = created
+        && e.kind() != std::io::ErrorKind::AlreadyExists
+    {
+        return Err(StoreError::Sqlite(format!(
+            "creating {}: {e}",
+            path.display()
+        )));
+    }
+    for file in files_of(path) {
+        let Ok(meta) = std::fs::metadata(&file) else {
+            continue;
+        };
+        let mode = meta.mode() & 0o777;
+        if mode & 0o077 == 0 {
+            continue;
+        }
+        match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)) {
+            Ok(()) => tracing::warn!(
+                path = %file.display(),
+                was = format!("{mode:04o}"),
+                "the database file was readable by others; it holds every key's UUID, so it \
+                 is now 0600"
+            ),
+            Err(e) => {
+                return Err(StoreError::Sqlite(format!(
+                    "{} is readable by others (mode {mode:04o}) and holds every key's UUID; \
+                     veild cannot make it 0600 ({e}): run `chmod 600 {}` as its owner \
+                     (uid {})",
+                    file.display(),
+                    file.display(),
+                    meta.uid()
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Seconds since the Unix epoch, for row times.

@@ -11,10 +11,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::TcpListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use serde_json::json;
 use veild::corelink::{CoreLink, Flavor, LinkOptions, RetryPolicy};
 
 #[path = "core_harness/fake_xray.rs"]
@@ -126,4 +127,23 @@ pub fn v2ray_test_config(path: &Path) -> Result<(), String> {
             String::from_utf8_lossy(&out.stderr)
         ))
     }
+}
+
+/// A minimal Xray config (for the fake core): the API on `api`, stats on, and an empty
+/// plain VLESS inbound tagged [`VLESS_TAG`]. Written as `DIR/xray.json`.
+pub fn write_xray_config(dir: &Path, api: &str) -> PathBuf {
+    let config = json!({
+        "log": {"loglevel": "warning"},
+        "api": {"tag": "api", "listen": api, "services": ["HandlerService", "StatsService"]},
+        "stats": {},
+        "inbounds": [{
+            "tag": VLESS_TAG, "listen": "127.0.0.1", "port": 8443, "protocol": "vless",
+            "settings": {"clients": [], "decryption": "none"},
+            "streamSettings": {"network": "tcp", "security": "none"}
+        }],
+        "outbounds": [{"tag": "direct", "protocol": "freedom", "settings": {}}]
+    });
+    let path = dir.join("xray.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+    path
 }

@@ -7,9 +7,14 @@ use veil_shared::traffic::ResetSchedule;
 
 use super::values;
 
+/// How a name that starts with `-` is given (every key command takes it the same way).
+pub const HYPHEN_NAMES: &str = "A name that starts with '-' goes after '--', which ends the \
+options: veil key add -- -phone; veil key show -- -phone.";
+
 #[derive(Debug, Subcommand)]
 pub enum KeyCommand {
     /// Create one key by name, or COUNT keys named PREFIX-N.
+    #[command(after_help = HYPHEN_NAMES)]
     Add(AddArgs),
     /// List keys (deleted ones only with --state deleted).
     #[command(visible_alias = "ls")]

@@ -58,6 +58,7 @@ pub fn resolve_socket(flag: Option<PathBuf>, env: Option<OsString>) -> PathBuf {
 pub enum Command {
     /// Create, list, change and delete keys.
     #[command(subcommand)]
+    #[command(after_help = key::HYPHEN_NAMES)]
     Key(KeyCommand),
     /// Show the daemon's, the database's and the core's health.
     Health,

@@ -51,6 +51,7 @@ pub(crate) fn key(id: i64, name: &str) -> Key {
         disable_reason: None,
         data_limit: None,
         expires_at: None,
+        apply_error: None,
     }
 }
 
@@ -87,6 +88,7 @@ fn health(status: CoreStatus) -> Health {
             drift: None,
         },
         pending: 1,
+        refused: 0,
         config: Some(ConfigFileHealth {
             path: "/usr/local/etc/xray/config.json".into(),
             writes: 3,

@@ -76,6 +76,7 @@ mod tests {
             disable_reason: reason,
             data_limit: None,
             expires_at: None,
+            apply_error: None,
         }
     }
 

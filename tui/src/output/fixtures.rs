@@ -18,5 +18,6 @@ pub(crate) fn key(id: i64, name: &str) -> Key {
         disable_reason: None,
         data_limit: None,
         expires_at: None,
+        apply_error: None,
     }
 }

@@ -63,6 +63,15 @@ pub fn health(h: &Health) -> String {
         "pending",
         format!("{}{waiting}", plural(h.pending, "key", "keys")),
     ));
+    if h.refused > 0 {
+        rows.push((
+            "refused",
+            format!(
+                "{} refused by the core (`veil key show` says why)",
+                plural(h.refused, "key", "keys")
+            ),
+        ));
+    }
     if let Some(c) = &h.config {
         rows.push(("config", format!("{}, {} writes", c.path, c.writes)));
         if let Some(error) = &c.last_error {
@@ -133,6 +142,7 @@ mod tests {
                 drift: None,
             },
             pending: 0,
+            refused: 0,
             config: None,
         }
     }

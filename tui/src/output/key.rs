@@ -66,7 +66,14 @@ pub fn key_block(key: &Key) -> String {
         ("uuid", key.uuid.to_string()),
         ("state", format::state_reason(key.state, key.disable_reason)),
         ("applied", format::applied(key)),
-        ("pending", if key.pending { "yes" } else { "no" }.to_owned()),
+        (
+            "pending",
+            match (&key.apply_error, key.pending) {
+                (Some(why), true) => format!("yes, refused by the core: {}", one_line(why)),
+                (_, true) => "yes".to_owned(),
+                (_, false) => "no".to_owned(),
+            },
+        ),
         ("note", note),
         (
             "data limit",

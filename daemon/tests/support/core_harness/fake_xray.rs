@@ -31,7 +31,11 @@ struct FakeState {
     inbounds: BTreeMap<String, BTreeMap<String, FakeUser>>,
     stats: BTreeMap<String, i64>,
     fail_next: u32,
+    /// Alter-inbound calls to refuse as the core refuses a bad user (gRPC UNKNOWN).
+    reject_next: u32,
     calls: usize,
+    /// AlterInbound calls (user changes) received, refused ones included.
+    alters: usize,
     /// Every `TypedMessage.type` string received, in order.
     type_strings: Vec<String>,
     /// Online users: email -> source IP -> last seen (Unix seconds).
@@ -77,6 +81,13 @@ impl HandlerService for Fake {
     ) -> Result<Response<pb::AlterInboundResponse>, Status> {
         let req = request.into_inner();
         let mut st = self.enter()?;
+        st.alters += 1;
+        if st.reject_next > 0 {
+            st.reject_next -= 1;
+            return Err(Status::unknown(
+                "proxy/vless: fake core: this user is refused (injected)",
+            ));
+        }
         let op = req.operation.unwrap_or_default();
         st.type_strings.push(op.r#type.clone());
         if op.r#type != X_ADD_OP && op.r#type != X_REMOVE_OP {
@@ -352,6 +363,16 @@ impl FakeXrayCore {
     /// Makes the next `n` calls (any RPC) fail with UNAVAILABLE.
     pub fn fail_next(&self, n: u32) {
         self.fake.state.lock().unwrap().fail_next = n;
+    }
+
+    /// Makes the next `n` user changes fail as the core's own refusals (not transport).
+    pub fn reject_next(&self, n: u32) {
+        self.fake.state.lock().unwrap().reject_next = n;
+    }
+
+    /// Number of user changes (AlterInbound) received, refused ones included.
+    pub fn alter_calls(&self) -> usize {
+        self.fake.state.lock().unwrap().alters
     }
 
     /// Number of RPCs received, including failed ones.

@@ -40,7 +40,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, d: &Detail) {
     let outer = Block::default().borders(Borders::ALL).title(title);
     let inner = outer.inner(area);
     frame.render_widget(outer, area);
-    let info_height = 9u16.min(inner.height);
+    let refused = key.apply_error.as_deref().filter(|_| key.pending);
+    let info_height = (9u16 + u16::from(refused.is_some())).min(inner.height);
     let [info, history] =
         Layout::vertical([Constraint::Length(info_height), Constraint::Min(0)]).areas(inner);
 
@@ -58,6 +59,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, d: &Detail) {
             ),
         ]),
     ];
+    if let Some(why) = refused {
+        lines.push(Line::from(vec![
+            label("refused"),
+            Span::styled(text::one_line(why).into_owned(), t.bad()),
+        ]));
+    }
     // Limit: the gauge when traffic is known.
     let used = traffic.map(|t| t.traffic.used()).or_else(|| {
         app.traffic
