@@ -2,7 +2,7 @@
 
 use veil::format::{self, plural};
 use veil::text::one_line;
-use veil_shared::api::{CoreHealth, CoreStatus, Health};
+use veil_shared::api::{ConfigFileHealth, CoreHealth, CoreStatus, Health};
 
 use super::table::labelled;
 
@@ -73,23 +73,31 @@ pub fn health(h: &Health) -> String {
         ));
     }
     if let Some(c) = &h.config {
-        rows.push(("config", format!("{}, {} writes", c.path, c.writes)));
-        if let Some(error) = &c.last_error {
-            rows.push(("config error", one_line(error).into_owned()));
-        }
-        if !c.unmanaged_clients.is_empty() {
-            let list: Vec<String> = c
-                .unmanaged_clients
-                .iter()
-                .map(|e| one_line(e).into_owned())
-                .collect();
-            rows.push((
-                "unmanaged",
-                format!("{} (clients no key owns; left in place)", list.join(", ")),
-            ));
-        }
+        config_rows(c, &mut rows);
     }
     labelled(&rows)
+}
+
+/// The core config file's rows: where, how often written, what went wrong, what is kept.
+fn config_rows(c: &ConfigFileHealth, rows: &mut Vec<(&'static str, String)>) {
+    rows.push((
+        "config",
+        format!("{}, {} writes", one_line(&c.path), c.writes),
+    ));
+    if let Some(error) = &c.last_error {
+        rows.push(("config error", one_line(error).into_owned()));
+    }
+    if !c.unmanaged_clients.is_empty() {
+        let list: Vec<String> = c
+            .unmanaged_clients
+            .iter()
+            .map(|e| one_line(e).into_owned())
+            .collect();
+        rows.push((
+            "unmanaged",
+            format!("{} (clients no key owns; left in place)", list.join(", ")),
+        ));
+    }
 }
 
 /// `up (xray, api 127.0.0.1:10085), up 2h 5m, 45.2 MiB`
