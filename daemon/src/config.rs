@@ -162,7 +162,22 @@ impl Config {
         Self::parse(&text, path)
     }
 
+    /// Reads and checks `veild.toml`'s text, resolving a host name in `core.api` (so a
+    /// typo fails at start, not at the first key change).
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let config = Self::parse_offline(text, path)?;
+        check_api_resolves(&config.core.api).map_err(|problem| ConfigError::Invalid {
+            path: path.to_owned(),
+            key: "core.api",
+            value: format!("{:?}", config.core.api),
+            problem,
+        })?;
+        Ok(config)
+    }
+
+    /// Every check of [`Config::parse`] that needs nothing outside the text: no name is
+    /// resolved (for the fuzzer, and anything else that must not touch the network).
+    pub fn parse_offline(text: &str, path: &Path) -> Result<Self, ConfigError> {
         let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_owned(),
             message: e.to_string(),
@@ -290,10 +305,20 @@ fn check_api(api: &str) -> Result<(), String> {
     if host.is_empty() {
         return Err("the host is missing".into());
     }
-    // A name is resolved now so a typo fails at start, not at the first key change.
-    api.to_socket_addrs()
-        .map(|_| ())
-        .map_err(|e| format!("host '{host}' does not resolve: {e}"))
+    Ok(())
+}
+
+/// A host name in `HOST:PORT` resolves (an address needs no lookup).
+fn check_api_resolves(api: &str) -> Result<(), String> {
+    if api.parse::<SocketAddr>().is_ok() {
+        return Ok(());
+    }
+    api.to_socket_addrs().map(|_| ()).map_err(|e| {
+        format!(
+            "host '{}' does not resolve: {e}",
+            api.rsplit_once(':').map_or(api, |(h, _)| h)
+        )
+    })
 }
 
 fn check_test_command(cmd: &[String]) -> Result<(), &'static str> {

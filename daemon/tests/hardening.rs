@@ -222,6 +222,23 @@ fn daemon_text_never_reaches_the_terminal_raw() {
 }
 
 #[test]
+fn a_name_that_starts_with_a_hyphen_goes_after_the_double_dash() {
+    let _serial = support::serial();
+    let dir = support::tempdir();
+    let d = Daemon::start(dir.path());
+    let (code, _, err) = d.veil(&["key", "add", "--", "-phone"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = d.veil(&["key", "show", "--", "-phone"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("-phone"), "{out}");
+    // Without it, a usage error that says how.
+    let (code, _, err) = d.veil(&["key", "add", "-phone"]);
+    assert_eq!(code, 2, "{err}");
+    let (_, help, _) = d.veil(&["key", "add", "--help"]);
+    assert!(help.contains("veil key add -- -phone"), "{help}");
+}
+
+#[test]
 fn a_change_the_core_refuses_is_reported_and_not_hammered() {
     let _serial = support::serial();
     let dir = support::tempdir();

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::model::{Key, KeyRef, KeyState};
 use crate::rpc::{ErrorCode, RpcError};
+pub use crate::actor::{Actor, DaemonTask};
 pub use crate::traffic::{
     CycleReport, KeyTraffic, KeyTrafficDetail, ResetSchedule, TrafficEvent, TrafficGet,
     TrafficHistory, TrafficHistoryPage, TrafficList, TrafficPage, TrafficResetParams, TrafficSync,
@@ -438,126 +439,6 @@ pub struct AuditEntry {
     pub outcome: String,
     /// The error message, or a short summary (e.g. how many keys a bulk call made).
     pub detail: Option<String>,
-}
-
-/// What veild was doing when it changed a key by itself.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DaemonTask {
-    /// Enforcing data limits and expiry (disabling, or enabling again).
-    Enforce,
-    /// A periodic traffic reset.
-    Reset,
-    /// Turning clients found in the core's config into keys on the first start.
-    Adopt,
-}
-
-impl DaemonTask {
-    pub const ALL: [DaemonTask; 3] = [DaemonTask::Enforce, DaemonTask::Reset, DaemonTask::Adopt];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DaemonTask::Enforce => "enforce",
-            DaemonTask::Reset => "reset",
-            DaemonTask::Adopt => "adopt",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|t| t.as_str() == s)
-    }
-}
-
-/// Who made a change. On the wire an object tagged by `kind`: `peer` (a socket client, by
-/// its peer credentials), `token` (a remote admin server, by its API token's name and
-/// address) or `daemon` (veild itself). An object without `kind` (protocol 1.0) is a peer.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", try_from = "ActorWire")]
-pub enum Actor {
-    Peer {
-        uid: u32,
-        gid: u32,
-        pid: Option<i32>,
-    },
-    Token {
-        /// The token's name (never the token itself).
-        name: String,
-        /// The client's address as the front end saw it.
-        remote: String,
-    },
-    Daemon {
-        task: DaemonTask,
-    },
-}
-
-/// An actor as read off the wire: every member optional, so that an object without `kind`
-/// (protocol 1.0, peers only) still reads.
-#[derive(Deserialize)]
-struct ActorWire {
-    kind: Option<String>,
-    uid: Option<u32>,
-    gid: Option<u32>,
-    pid: Option<i32>,
-    name: Option<String>,
-    remote: Option<String>,
-    task: Option<DaemonTask>,
-}
-
-impl TryFrom<ActorWire> for Actor {
-    type Error = String;
-
-    fn try_from(w: ActorWire) -> Result<Self, String> {
-        let missing = |what: &str| format!("an actor of kind {what} lacks a member");
-        match w.kind.as_deref() {
-            None | Some("peer") => Ok(Actor::Peer {
-                uid: w.uid.ok_or_else(|| missing("peer"))?,
-                gid: w.gid.ok_or_else(|| missing("peer"))?,
-                pid: w.pid,
-            }),
-            Some("token") => Ok(Actor::Token {
-                name: w.name.ok_or_else(|| missing("token"))?,
-                remote: w.remote.ok_or_else(|| missing("token"))?,
-            }),
-            Some("daemon") => Ok(Actor::Daemon {
-                task: w.task.ok_or_else(|| missing("daemon"))?,
-            }),
-            Some(other) => Err(format!("unknown actor kind '{other}'")),
-        }
-    }
-}
-
-impl Actor {
-    /// The short form people read: `uid 1000 (pid 42)`, `token 'billing' from 10.0.0.5`,
-    /// `veild (enforce)`. The token name and address are as stored: callers that print to a
-    /// terminal sanitize them like every other daemon string.
-    pub fn describe(&self) -> String {
-        match self {
-            Actor::Peer {
-                uid,
-                pid: Some(pid),
-                ..
-            } => format!("uid {uid} (pid {pid})"),
-            Actor::Peer { uid, pid: None, .. } => format!("uid {uid}"),
-            Actor::Token { name, remote } => format!("token '{name}' from {remote}"),
-            Actor::Daemon { task } => format!("veild ({})", task.as_str()),
-        }
-    }
-
-    /// The peer's uid, for socket peers.
-    pub fn uid(&self) -> Option<u32> {
-        match self {
-            Actor::Peer { uid, .. } => Some(*uid),
-            _ => None,
-        }
-    }
-
-    /// The peer's pid, for socket peers.
-    pub fn pid(&self) -> Option<i32> {
-        match self {
-            Actor::Peer { pid, .. } => *pid,
-            _ => None,
-        }
-    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

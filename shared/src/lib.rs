@@ -1,6 +1,7 @@
 //! Everything `veild` and its clients must agree on.
 //!
 //! - [`rpc`]: the JSON-RPC 2.0 envelope (requests, responses, notifications, errors).
+//! - [`actor`]: who made a change (socket peer, API token, veild itself).
 //! - [`api`]: every method's parameters and result, and every event, as typed structs.
 //! - [`model`]: the key model (states, reasons, identifiers).
 //! - [`validate`]: input rules for names, ids and UUIDs, applied to every input before use.
@@ -13,6 +14,7 @@
 //! - [`link`]: `vless://` share links; [`clientconfig`]: client configs; [`qr`]: QR codes.
 //! - [`doctor`]: the doctor's report on the wire (the checks run in the daemon).
 
+pub mod actor;
 pub mod api;
 pub mod client;
 pub mod clientconfig;
