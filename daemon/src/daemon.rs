@@ -200,7 +200,6 @@ async fn start_core(
         flavor: core.flavor,
         api: core.api.clone(),
         call_timeout,
-        retry: config.retry_policy(),
     })
     .map_err(|e| anyhow::anyhow!("core.api = {:?}: {e}", core.api))?;
     let adopted = adopt::run(store, &inbound, &link)

@@ -7,9 +7,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use crate::actor::{Actor, DaemonTask};
 use crate::model::{Key, KeyRef, KeyState};
 use crate::rpc::{ErrorCode, RpcError};
-pub use crate::actor::{Actor, DaemonTask};
 pub use crate::traffic::{
     CycleReport, KeyTraffic, KeyTrafficDetail, ResetSchedule, TrafficEvent, TrafficGet,
     TrafficHistory, TrafficHistoryPage, TrafficList, TrafficPage, TrafficResetParams, TrafficSync,

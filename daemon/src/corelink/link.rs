@@ -7,7 +7,6 @@ use tonic::transport::{Channel, Endpoint};
 
 use super::error::CoreError;
 use super::flavor::{Flavor, FlavorApi as _};
-use super::retry::RetryPolicy;
 
 /// The largest reply accepted from the core (a QueryStats over 2.5 million keys).
 pub const MAX_REPLY_BYTES: usize = 256 * 1024 * 1024;
@@ -23,8 +22,6 @@ pub struct LinkOptions {
     /// Bound for connecting and for each call, so a wedged core cannot stall
     /// the daemon.
     pub call_timeout: Duration,
-    /// Policy for callers that wrap calls in [`super::with_retry`].
-    pub retry: RetryPolicy,
 }
 
 impl Default for LinkOptions {
@@ -33,7 +30,6 @@ impl Default for LinkOptions {
             flavor: Flavor::Xray,
             api: "127.0.0.1:10085".to_owned(),
             call_timeout: Duration::from_secs(5),
-            retry: RetryPolicy::default(),
         }
     }
 }
@@ -48,7 +44,6 @@ pub struct CoreLink {
     channel: Channel,
     flavor: Flavor,
     call_timeout: Duration,
-    retry: RetryPolicy,
 }
 
 impl CoreLink {
@@ -64,18 +59,12 @@ impl CoreLink {
             channel: endpoint.connect_lazy(),
             flavor: opts.flavor,
             call_timeout: opts.call_timeout,
-            retry: opts.retry,
         })
     }
 
     /// The core flavor this link was configured for.
     pub fn flavor(&self) -> Flavor {
         self.flavor
-    }
-
-    /// The retry policy from [`LinkOptions`], for use with [`super::with_retry`].
-    pub fn retry_policy(&self) -> &RetryPolicy {
-        &self.retry
     }
 
     /// One unary call to `/<prefix><service>/<method>`.

@@ -6,8 +6,8 @@
 //! flavor-aware because the two cores speak identical protobuf on the wire but
 //! under different package names (see [`Flavor`]).
 //!
-//! Calls are single attempts; wrap them in [`with_retry`] where a transient
-//! outage (core restarting) should be ridden out.
+//! Calls are single attempts: the applier decides when to try again
+//! ([`RetryPolicy`]), so a refusal is never repeated blindly.
 //!
 //! This module refers to its own parts only through `super::`/`self::` paths so
 //! that integration tests can compile it in place with `#[path]`.
@@ -26,7 +26,7 @@ pub use self::{
     error::CoreError,
     flavor::{Flavor, FlavorApi},
     link::{CoreLink, LinkOptions},
-    retry::{RetryPolicy, with_retry},
+    retry::RetryPolicy,
     stats::SysStats,
     users::{AddOutcome, CoreUser, RemoveOutcome},
 };

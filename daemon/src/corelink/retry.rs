@@ -1,11 +1,10 @@
-//! Retrying calls across short core outages (restarts, slow starts).
+//! How the applier waits between tries while the core is unreachable (restarts, slow
+//! starts): 2 s, 4 s, 8 s, then every 10 s by default. Only what may pass by itself is
+//! tried again on a timer; a refusal is not.
 
-use std::future::Future;
 use std::time::Duration;
 
-use super::error::CoreError;
-
-/// How persistently to retry transport failures.
+/// The applier's delays between tries of a change the core could not be reached for.
 ///
 /// A core restart takes a few seconds; exponential delays of 2 s, 4 s, 8 s
 /// (capped) ride that out without hammering a core that is really down.
@@ -38,49 +37,6 @@ impl RetryPolicy {
             .checked_mul(1u32 << doublings)
             .unwrap_or(self.max_delay)
             .min(self.max_delay)
-    }
-}
-
-/// Runs `op` until it succeeds, fails with a non-transient error, or
-/// `policy.tries` attempts have failed with [`CoreError::Transport`].
-///
-/// Only transport errors are retried: a rejection would just repeat. Each
-/// failed attempt is logged with `what` so operators can see a flapping core.
-pub async fn with_retry<T, F, Fut>(
-    policy: &RetryPolicy,
-    what: &str,
-    mut op: F,
-) -> Result<T, CoreError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, CoreError>>,
-{
-    let tries = policy.tries.max(1);
-    let mut attempt = 1;
-    loop {
-        match op().await {
-            Ok(value) => return Ok(value),
-            Err(err) if err.is_transient() && attempt < tries => {
-                let delay = policy.delay_after(attempt);
-                tracing::warn!(
-                    what,
-                    attempt,
-                    tries,
-                    error = %err,
-                    retry_in_ms = delay.as_millis() as u64,
-                    "core call failed; retrying"
-                );
-                tokio::time::sleep(delay).await;
-                attempt += 1;
-            }
-            Err(err) => {
-                if err.is_transient() {
-                    tracing::warn!(what, attempt, tries, error = %err, "core call failed; giving up");
-                }
-                // Rejections go back to the caller unlogged: it knows the context.
-                return Err(err);
-            }
-        }
     }
 }
 

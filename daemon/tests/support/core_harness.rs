@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::json;
-use veild::corelink::{CoreLink, Flavor, LinkOptions, RetryPolicy};
+use veild::corelink::{CoreLink, Flavor, LinkOptions};
 
 #[path = "core_harness/fake_xray.rs"]
 mod fake_xray;
@@ -54,18 +54,8 @@ pub fn test_link(flavor: Flavor, api: &str) -> CoreLink {
         flavor,
         api: api.to_owned(),
         call_timeout: Duration::from_secs(2),
-        retry: fast_retry(3),
     })
     .expect("core link")
-}
-
-/// A retry policy with millisecond delays so retry tests stay fast.
-pub fn fast_retry(tries: u32) -> RetryPolicy {
-    RetryPolicy {
-        tries,
-        first_delay: Duration::from_millis(10),
-        max_delay: Duration::from_millis(40),
-    }
 }
 
 /// Deterministic pseudo-random bytes (xorshift), so downloads are not
