@@ -253,6 +253,7 @@ fn a_change_the_core_refuses_is_reported_and_not_hammered() {
         },
     );
     d.wait_core_up(Duration::from_secs(10));
+    assert_eq!(d.veil(&["health"]).0, 0, "healthy: exit 0");
     let mut c: RawClient = d.raw();
     fake.reject_next(1);
     let key = c.call("key.create", json!({"name": "refused"}));
@@ -284,6 +285,8 @@ fn a_change_the_core_refuses_is_reported_and_not_hammered() {
     let (code, text, _) = d.veil(&["key", "show", "refused"]);
     assert_eq!(code, 0);
     assert!(text.contains("refused by the core"), "{text}");
+    let (code, _, err) = d.veil(&["health"]);
+    assert_eq!(code, 5, "stuck: exit 5 ({err})");
 
     // The next change tries it again; the core takes it now and the reason is gone.
     let other = c.call("key.create", json!({"name": "other"}));

@@ -14,6 +14,10 @@ use veil_shared::rpc::RpcError;
 pub const EXIT_REFUSED: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_UNREACHABLE: u8 = 3;
+/// `veil health`: the core is down (or not checked yet).
+pub const EXIT_CORE_DOWN: u8 = 4;
+/// `veil health`: changes are stuck (refused by the core, or the config not written).
+pub const EXIT_STUCK: u8 = 5;
 
 #[derive(Debug)]
 pub enum Failure {
@@ -29,6 +33,8 @@ pub enum Failure {
     Usage(String),
     /// Something on this side failed (the async runtime, writing to stdout).
     Local(String),
+    /// `veil health` printed a state that is not healthy: its exit code and why.
+    Unhealthy { code: u8, why: String },
 }
 
 impl Failure {
@@ -54,6 +60,7 @@ impl Failure {
             Failure::Refused(_) | Failure::Protocol(_) | Failure::Local(_) => EXIT_REFUSED,
             Failure::Usage(_) => EXIT_USAGE,
             Failure::Unreachable { .. } | Failure::Lost { .. } => EXIT_UNREACHABLE,
+            Failure::Unhealthy { code, .. } => *code,
         }
     }
 
@@ -76,7 +83,10 @@ impl Failure {
                 socket.display(),
                 one_line(detail)
             ),
-            Failure::Protocol(detail) | Failure::Usage(detail) | Failure::Local(detail) => {
+            Failure::Protocol(detail)
+            | Failure::Usage(detail)
+            | Failure::Local(detail)
+            | Failure::Unhealthy { why: detail, .. } => {
                 format!("veil: {}\n", one_line(detail))
             }
         }

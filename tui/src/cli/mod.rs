@@ -60,7 +60,8 @@ pub enum Command {
     #[command(subcommand)]
     #[command(after_help = key::HYPHEN_NAMES)]
     Key(KeyCommand),
-    /// Show the daemon's, the database's and the core's health.
+    /// Show the daemon's, the database's and the core's health. Exit 0 when healthy, 4 when
+    /// the core is down, 5 when changes are stuck (refused by the core, config not written).
     Health,
     /// Show recorded changes, newest first.
     Audit(AuditArgs),

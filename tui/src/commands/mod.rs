@@ -1,7 +1,7 @@
 //! Runs one command: connect, make the call, print the result (JSON or for people).
 //!
 //! One file per command group ([`key`], [`traffic`], [`share`], [`audit`], [`doctor`],
-//! [`watch`]); each makes its calls through a [`Session`] and hands back a [`Reply`] (or,
+//! [`health`], [`watch`]); each makes its calls through a [`Session`] and hands back a [`Reply`] (or,
 //! for the streaming and checking ones, writes itself). They use the layers below them
 //! (`cli`, `session`, `output`, `sink`, `failure`), never this module; only [`key`] uses
 //! a sibling ([`share`], for `key link|config|qr`).
@@ -9,16 +9,15 @@
 use std::io::Write;
 use std::path::Path;
 
-use veil_shared::api::HealthParams;
-
 use crate::cli::Command;
 use crate::failure::Failure;
 use crate::output;
-use crate::session::{Reply, Session};
+use crate::session::Session;
 use crate::sink::write;
 
 pub mod audit;
 pub mod doctor;
+pub mod health;
 pub mod key;
 pub mod share;
 pub mod traffic;
@@ -52,13 +51,7 @@ pub async fn execute(
     };
     let reply = match command {
         Command::Key(cmd) => key::run(&mut session, cmd).await?,
-        Command::Health => {
-            let (raw, health) = session.call(HealthParams {}).await?;
-            Reply {
-                raw,
-                human: output::health::health(&health),
-            }
-        }
+        Command::Health => return health::run(&mut session, json, out).await,
         Command::Audit(args) => audit::run(&mut session, args).await?,
         Command::Traffic(args) => traffic::run(&mut session, args).await?,
         Command::Watch => return watch::run(&mut session, json, out).await,
