@@ -38,4 +38,3 @@ fuzz_target!(|data: &[u8]| {
         .expect("the fragment decodes to UTF-8");
     assert_eq!(decoded, name);
 });
-
