@@ -129,20 +129,3 @@ impl Serialize for KeyRef {
         }
     }
 }
-
-impl<'de> Deserialize<'de> for KeyRef {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Number(i64),
-            Text(String),
-        }
-        match Raw::deserialize(deserializer)
-            .map_err(|_| serde::de::Error::custom("a key is a numeric id, a UUID or a name"))?
-        {
-            Raw::Number(id) => crate::validate::key_id(id).map_err(serde::de::Error::custom),
-            Raw::Text(text) => crate::validate::key_ref(&text).map_err(serde::de::Error::custom),
-        }
-    }
-}

@@ -3,6 +3,7 @@
 //! ambiguous with an id or a UUID. Safety comes from bound SQL parameters and encoding at
 //! each output, not from banning characters here.
 
+use serde::Deserialize;
 use thiserror::Error;
 use unicode_normalization::UnicodeNormalization;
 use unicode_properties::{
@@ -240,6 +241,25 @@ pub fn key_id(id: i64) -> Result<KeyRef, InvalidInput> {
 /// returning it canonical (lower-case hyphenated when displayed).
 pub fn uuid(raw: &str) -> Result<Uuid, InvalidInput> {
     Uuid::try_parse(raw.trim()).map_err(|_| InvalidInput::BadUuid(raw.to_owned()))
+}
+
+/// On the wire a key reference is a JSON number (an id) or a string (id, UUID or name),
+/// read by the same rules as any other input (here, so the model needs no validation).
+impl<'de> Deserialize<'de> for KeyRef {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(i64),
+            Text(String),
+        }
+        match Raw::deserialize(deserializer)
+            .map_err(|_| serde::de::Error::custom("a key is a numeric id, a UUID or a name"))?
+        {
+            Raw::Number(id) => key_id(id).map_err(serde::de::Error::custom),
+            Raw::Text(text) => key_ref(&text).map_err(serde::de::Error::custom),
+        }
+    }
 }
 
 /// Reads a textual key reference: digits are an id, a UUID is a UUID, anything else is a name.

@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use super::json_type;
+use super::json::json_type;
 
 /// A client entry of the managed inbound: `{"id", "email", "level", "flow"?}`.
 #[derive(Debug, Clone, PartialEq, Eq)]

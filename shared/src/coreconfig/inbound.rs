@@ -4,7 +4,9 @@ use serde_json::{Map, Value};
 use thiserror::Error;
 
 use super::client::{InboundClient, no_flow_as_empty};
-use super::{Flavor, StreamSettings, json_type, single_port};
+use super::flavor::Flavor;
+use super::json::{json_type, single_port};
+use super::stream::StreamSettings;
 
 /// Why the managed inbound cannot be read. The messages do not name the file; callers add
 /// it.

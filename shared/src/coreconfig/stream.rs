@@ -2,8 +2,8 @@
 
 use serde_json::Value;
 
-use super::strings;
-use crate::reality::{self, KeyError};
+use super::json::strings;
+use crate::reality::keys::{self as reality, KeyError};
 
 /// `streamSettings` as read; absent or malformed members read as absent.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 use serde_json::Value;
 use thiserror::Error;
 
-use super::json_type;
+use super::json::json_type;
 
 /// A parsed config file.
 #[derive(Debug, Clone, PartialEq)]
