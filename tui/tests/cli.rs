@@ -221,3 +221,25 @@ fn usage_errors_exit_2_before_connecting() {
     );
     assert!(err.contains("veil key list --json"), "{err}");
 }
+
+#[test]
+fn completions_and_the_manual_page_need_no_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("absent.sock");
+    for (shell, marker) in [
+        ("bash", "complete -F _veil"),
+        ("zsh", "#compdef veil"),
+        ("fish", "complete -c veil"),
+    ] {
+        let out = veil(&socket, &["completions", shell]);
+        assert_eq!(out.status.code(), Some(0), "{shell}: {}", stderr(&out));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(marker), "{shell}: {text}");
+        assert!(text.contains("traffic"), "{shell}: subcommands completed");
+    }
+    let out = veil(&socket, &["manpage"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert!(page.contains(".TH veil 1"), "{page}");
+    assert!(page.contains("health"), "{page}");
+}

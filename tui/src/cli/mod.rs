@@ -73,6 +73,13 @@ pub enum Command {
     Init(crate::init::InitArgs),
     /// Check the setup through veild and print each problem with its fix (exit 1 if any).
     Doctor,
+    /// Print a shell completion script: `veil completions bash > /etc/bash_completion.d/veil`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `veil manpage | gzip > /usr/share/man/man1/veil.1.gz`.
+    Manpage,
 }
 
 #[derive(Debug, Args)]

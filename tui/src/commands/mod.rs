@@ -30,6 +30,24 @@ pub async fn execute(
     json: bool,
     out: &mut impl Write,
 ) -> Result<(), Failure> {
+    // Completions and the manual page describe the command line; no daemon needed.
+    match &command {
+        Command::Completions { shell } => {
+            let mut cli = <crate::cli::Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut cli, "veil", &mut script);
+            return write(out, &String::from_utf8_lossy(&script)).map(|_| ());
+        }
+        Command::Manpage => {
+            let cli = <crate::cli::Cli as clap::CommandFactory>::command();
+            let mut page = Vec::new();
+            clap_mangen::Man::new(cli)
+                .render(&mut page)
+                .map_err(|e| Failure::Local(format!("rendering the manual page: {e}")))?;
+            return write(out, &String::from_utf8_lossy(&page)).map(|_| ());
+        }
+        _ => {}
+    }
     // `init` writes files and needs no daemon.
     if let Command::Init(args) = &command {
         let written = crate::init::run(args, socket)?;
@@ -57,7 +75,7 @@ pub async fn execute(
         Command::Watch => return watch::run(&mut session, json, out).await,
         Command::Doctor => return doctor::run(&mut session, json, out).await,
         // Handled above, before connecting.
-        Command::Init(_) => return Ok(()),
+        Command::Init(_) | Command::Completions { .. } | Command::Manpage => return Ok(()),
     };
     let text = if json {
         output::json(&reply.raw)
