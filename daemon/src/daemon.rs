@@ -59,9 +59,16 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
         version = veil_shared::VERSION,
         "veild ready"
     );
-    if let Err(e) = sd_notify::notify(&[sd_notify::NotifyState::Ready]) {
-        tracing::warn!(error = %e, "could not notify systemd of readiness");
-    }
+    let status = running
+        .service
+        .heartbeat(Duration::from_secs(30))
+        .await
+        .unwrap_or_else(|why| format!("stuck: {why}"));
+    crate::notify::ready(&status);
+    tokio::spawn(crate::notify::run(
+        Arc::clone(&running.service),
+        running.shutdown.clone(),
+    ));
 
     let tracker = TaskTracker::new();
     ipc::serve_on(
@@ -74,7 +81,7 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     )
     .await;
 
-    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+    crate::notify::stopping();
     tracker.close();
     if tokio::time::timeout(DRAIN_TIMEOUT, tracker.wait())
         .await

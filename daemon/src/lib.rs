@@ -6,6 +6,7 @@
 //! - [`service`]: the typed service every front end calls (one method per operation).
 //! - [`error`]: the service's errors: a kind and a message, no wire format.
 //! - [`logging`]: every log line scrubbed: one line, no control characters, no whole UUID.
+//! - [`notify`]: what systemd hears: READY, STATUS lines, STOPPING, watchdog pings.
 //! - [`ipc`]: the Unix socket: binding, access control, JSON-RPC connections.
 //! - [`corelink`]: the gRPC link to the core (Xray or v2fly).
 //! - [`applier`]: the one task that applies pending keys to the core and the config file.
@@ -27,6 +28,7 @@ pub mod doctor;
 pub mod error;
 pub mod ipc;
 pub mod logging;
+pub mod notify;
 pub mod service;
 pub mod share;
 pub mod store;

@@ -60,6 +60,8 @@ impl ResyncReason {
 enum Command {
     Pass,
     Resync(ResyncReason),
+    /// Answered by the loop itself: proof that it still turns (the watchdog asks).
+    Ping(tokio::sync::oneshot::Sender<()>),
 }
 
 /// A cheap handle for the service layer and the watcher.
@@ -90,6 +92,12 @@ impl ApplierHandle {
 
     pub fn resync(&self, reason: ResyncReason) {
         let _ = self.tx.send(Command::Resync(reason));
+    }
+
+    /// Whether the applier's loop answers (between passes): false when it has stopped.
+    pub async fn ping(&self) -> bool {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        self.tx.send(Command::Ping(answer)).is_ok() && answered.await.is_ok()
     }
 }
 
@@ -186,9 +194,15 @@ impl Applier {
                 commands.push(cmd);
             }
             for cmd in commands {
-                if let Command::Resync(reason) = cmd {
-                    resync = Some(reason);
-                    failures = 0;
+                match cmd {
+                    Command::Resync(reason) => {
+                        resync = Some(reason);
+                        failures = 0;
+                    }
+                    Command::Ping(answer) => {
+                        let _ = answer.send(());
+                    }
+                    Command::Pass => {}
                 }
             }
         }

@@ -75,6 +75,39 @@ impl Service {
         }
     }
 
+    /// Proof that the parts that do the work still turn: a round trip through the store's
+    /// writer thread and through the applier's loop, each within `within`. On success, the
+    /// one-line state systemd shows (`STATUS=`).
+    pub async fn heartbeat(&self, within: std::time::Duration) -> Result<String, String> {
+        let writer = tokio::time::timeout(within, self.store.write(|_| Ok(()))).await;
+        match writer {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(format!("the database writer failed: {e}")),
+            Err(_) => return Err(format!("the database writer did not answer in {within:?}")),
+        }
+        match tokio::time::timeout(within, self.applier.ping()).await {
+            Ok(true) => {}
+            Ok(false) => return Err("the applier has stopped".into()),
+            Err(_) => return Err(format!("the applier did not answer in {within:?}")),
+        }
+        let h = self.health().await;
+        Ok(format!(
+            "{} keys active, {} pending{}, core {}",
+            h.database.keys.active,
+            h.pending,
+            if h.refused > 0 {
+                format!(" ({} refused)", h.refused)
+            } else {
+                String::new()
+            },
+            match h.core.status {
+                veil_shared::api::CoreStatus::Up => "up",
+                veil_shared::api::CoreStatus::Down => "down",
+                veil_shared::api::CoreStatus::Unknown => "not checked yet",
+            }
+        ))
+    }
+
     /// Core and database status, pending work and the config file's state.
     pub async fn health(&self) -> Health {
         let db = self
