@@ -29,6 +29,9 @@ pub struct Config {
     /// Caps and the idle timeout of socket connections; every value has a default.
     #[serde(default)]
     pub connections: crate::ipc::limits::ConnectionsConfig,
+    /// Scheduled database backups; every value has a default.
+    #[serde(default)]
+    pub backup: crate::store::backup::BackupConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -273,6 +276,9 @@ impl Config {
             return Err(bad(key, &value, &problem));
         }
         if let Err((key, value, problem)) = self.connections.check() {
+            return Err(bad(key, &value, &problem));
+        }
+        if let Err((key, value, problem)) = self.backup.check() {
             return Err(bad(key, &value, &problem));
         }
         Ok(())

@@ -69,6 +69,10 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
         Arc::clone(&running.service),
         running.shutdown.clone(),
     ));
+    tokio::spawn(crate::service::backup::scheduled(
+        Arc::clone(&running.service),
+        running.shutdown.clone(),
+    ));
 
     let tracker = TaskTracker::new();
     ipc::serve_on(

@@ -6,6 +6,7 @@
 //! - [`service`]: the typed service every front end calls (one method per operation).
 //! - [`error`]: the service's errors: a kind and a message, no wire format.
 //! - [`logging`]: every log line scrubbed: one line, no control characters, no whole UUID.
+//! - [`restore`]: `veild --restore FILE`, a backup back in place with veild stopped.
 //! - [`notify`]: what systemd hears: READY, STATUS lines, STOPPING, watchdog pings.
 //! - [`ipc`]: the Unix socket: binding, access control, JSON-RPC connections.
 //! - [`corelink`]: the gRPC link to the core (Xray or v2fly).
@@ -29,6 +30,7 @@ pub mod error;
 pub mod ipc;
 pub mod logging;
 pub mod notify;
+pub mod restore;
 pub mod service;
 pub mod share;
 pub mod store;

@@ -39,6 +39,10 @@ struct Args {
     /// With --doctor: print the report as JSON.
     #[arg(long, requires = "doctor")]
     json: bool,
+    /// Put the backup FILE in place of the database (veild must be stopped; the current
+    /// files are moved aside, never deleted), then exit. The next start resyncs the core.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["check", "doctor"])]
+    restore: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -95,6 +99,9 @@ fn main() -> ExitCode {
             }
         };
     }
+    if let Some(backup) = &args.restore {
+        return restore(&args.config, backup);
+    }
     if args.doctor {
         let report = runtime.block_on(veild::doctor::run_offline(&args.config));
         let text = if args.json {
@@ -124,6 +131,32 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("veild: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `veild --restore FILE`: the backup in place of the database, veild stopped.
+fn restore(config: &std::path::Path, backup: &std::path::Path) -> ExitCode {
+    let restored = config::Config::load(config)
+        .map_err(|e| e.to_string())
+        .and_then(|cfg| veild::restore::run(&cfg, backup));
+    match restored {
+        Ok(r) => {
+            println!(
+                "restored {} ({} keys) from {}",
+                r.database.display(),
+                r.keys,
+                backup.display()
+            );
+            for aside in &r.moved_aside {
+                println!("kept the replaced file as {}", aside.display());
+            }
+            println!("start veild to put every active key back into the core");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("veild: {e}");
             ExitCode::FAILURE
         }
     }

@@ -13,16 +13,24 @@ pub enum DaemonTask {
     Reset,
     /// Turning clients found in the core's config into keys on the first start.
     Adopt,
+    /// A scheduled database backup.
+    Backup,
 }
 
 impl DaemonTask {
-    pub const ALL: [DaemonTask; 3] = [DaemonTask::Enforce, DaemonTask::Reset, DaemonTask::Adopt];
+    pub const ALL: [DaemonTask; 4] = [
+        DaemonTask::Enforce,
+        DaemonTask::Reset,
+        DaemonTask::Adopt,
+        DaemonTask::Backup,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             DaemonTask::Enforce => "enforce",
             DaemonTask::Reset => "reset",
             DaemonTask::Adopt => "adopt",
+            DaemonTask::Backup => "backup",
         }
     }
 

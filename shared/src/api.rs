@@ -125,6 +125,8 @@ methods! {
     /// Sets a key's totals back to zero, logging the usage cleared.
     TrafficReset(TrafficResetParams) = "traffic.reset" -> KeyTraffic;
     TrafficHistory(TrafficHistory) = "traffic.history" -> TrafficHistoryPage;
+    /// A consistent copy of the database, taken while writes go on, verified, 0600.
+    Backup(BackupParams) = "backup" -> BackupResult;
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -298,6 +300,31 @@ pub struct KeyConfigResult {
 pub struct DoctorParams {}
 
 pub use crate::doctor::{DoctorReport, Finding, Severity};
+
+/// Where to put the copy: a file path (absolute, on veild's machine, not existing yet);
+/// absent: a new file in `[backup] directory`, older ones rotated out.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+}
+
+/// A backup as written and checked: where, how big, what it holds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BackupResult {
+    pub path: String,
+    pub bytes: u64,
+    /// Keys in the copy, deleted ones included.
+    pub keys: u64,
+    pub audit_rows: u64,
+    /// The schema version of the copy (the database's).
+    pub schema: i64,
+    pub took_ms: u64,
+    /// Older backups removed from the directory to keep `[backup] keep`.
+    #[serde(default)]
+    pub rotated: Vec<String>,
+}
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

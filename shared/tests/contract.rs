@@ -159,6 +159,11 @@ fn sample_requests() -> Vec<Request> {
         }
         .into(),
         TrafficSync {}.into(),
+        BackupParams { to: None }.into(),
+        BackupParams {
+            to: Some("/var/lib/veil/backups/veil-é 🦊.db".into()),
+        }
+        .into(),
     ];
     for resolution in [Resolution::Minute, Resolution::Hour, Resolution::Day] {
         out.push(
@@ -239,7 +244,8 @@ fn method_is_sampled(request: &Request) {
         | Request::TrafficList(_)
         | Request::TrafficSync(_)
         | Request::TrafficReset(_)
-        | Request::TrafficHistory(_) => {}
+        | Request::TrafficHistory(_)
+        | Request::Backup(_) => {}
     }
 }
 
@@ -560,7 +566,7 @@ fn method_names_match_the_method_trait() {
 
 #[test]
 fn missing_params_read_as_an_empty_object() {
-    let optional_only: [(&str, Request); 8] = [
+    let optional_only: [(&str, Request); 9] = [
         ("hello", HelloParams::default().into()),
         ("key.list", KeyList::default().into()),
         ("health", HealthParams {}.into()),
@@ -569,6 +575,7 @@ fn missing_params_read_as_an_empty_object() {
         ("traffic.list", TrafficList::default().into()),
         ("traffic.sync", TrafficSync {}.into()),
         ("doctor", DoctorParams {}.into()),
+        ("backup", BackupParams::default().into()),
     ];
     for (method, empty) in optional_only.iter().cloned() {
         assert_eq!(Request::parse(method, None).unwrap(), empty, "{method}");
@@ -892,6 +899,16 @@ fn every_result_round_trips() {
         });
     }
     mark(TrafficHistory::NAME);
+    result_round_trip::<BackupParams>(&BackupResult {
+        path: "/var/lib/veil/backups/veil-20261202T153000Z.db".into(),
+        bytes: 4096,
+        keys: 10_000,
+        audit_rows: 3,
+        schema: 6,
+        took_ms: 26,
+        rotated: vec!["/var/lib/veil/backups/veil-20261125T153000Z.db".into()],
+    });
+    mark(BackupParams::NAME);
 
     let methods: BTreeSet<&str> = Request::METHODS.iter().copied().collect();
     assert_eq!(covered, methods, "a method's result has no sample");

@@ -31,6 +31,7 @@ pub async fn call(service: &Service, actor: &Actor, request: Request) -> Result<
         Request::TrafficSync(_) => reply(service.traffic_sync().await),
         Request::TrafficReset(p) => reply(service.traffic_reset(actor, p).await),
         Request::TrafficHistory(p) => reply(service.traffic_history(p).await),
+        Request::Backup(p) => reply(service.backup(actor, p).await),
         Request::Hello(_) | Request::Watch(_) => Err(RpcError::new(
             ErrorCode::Internal,
             "hello and watch are answered by the connection",

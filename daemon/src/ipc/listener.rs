@@ -55,15 +55,9 @@ fn lock_path(socket: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-pub fn bind(path: &Path, gid: Gid) -> Result<Bound, String> {
-    if let Some(dir) = path.parent()
-        && !dir.exists()
-    {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("creating the socket directory {}: {e}", dir.display()))?;
-        std::fs::set_permissions(dir, Permissions::from_mode(0o755))
-            .map_err(|e| format!("setting the mode of {}: {e}", dir.display()))?;
-    }
+/// Takes the lock every veild holds on `SOCKET.lock` while it runs: held by someone else,
+/// a veild runs on that socket. Offline tools (restore) hold it too while they work.
+pub fn lock_socket(path: &Path) -> Result<Flock<File>, String> {
     let lock_file_path = lock_path(path);
     let lock_file = OpenOptions::new()
         .create(true)
@@ -72,7 +66,7 @@ pub fn bind(path: &Path, gid: Gid) -> Result<Bound, String> {
         .mode(0o600)
         .open(&lock_file_path)
         .map_err(|e| format!("opening the lock file {}: {e}", lock_file_path.display()))?;
-    let lock = Flock::lock(lock_file, FlockArg::LockExclusiveNonblock).map_err(|(_, errno)| {
+    Flock::lock(lock_file, FlockArg::LockExclusiveNonblock).map_err(|(_, errno)| {
         if errno == nix::errno::Errno::EWOULDBLOCK {
             format!(
                 "another veild is already running on {} (it holds {})",
@@ -82,7 +76,19 @@ pub fn bind(path: &Path, gid: Gid) -> Result<Bound, String> {
         } else {
             format!("locking {}: {errno}", lock_file_path.display())
         }
-    })?;
+    })
+}
+
+pub fn bind(path: &Path, gid: Gid) -> Result<Bound, String> {
+    if let Some(dir) = path.parent()
+        && !dir.exists()
+    {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("creating the socket directory {}: {e}", dir.display()))?;
+        std::fs::set_permissions(dir, Permissions::from_mode(0o755))
+            .map_err(|e| format!("setting the mode of {}: {e}", dir.display()))?;
+    }
+    let lock = lock_socket(path)?;
 
     clear_stale(path)?;
 

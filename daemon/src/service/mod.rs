@@ -8,7 +8,9 @@
 //! - `keys`: key operations (create, bulk, get, list, update, state changes, rotate).
 //! - `traffic`: traffic reads, on-demand sync and resets.
 //! - `info`: health, doctor, audit, share links and client configs.
+//! - [`backup`]: database backups, on demand and scheduled.
 
+pub mod backup;
 mod info;
 mod keys;
 mod pipeline;

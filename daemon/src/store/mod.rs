@@ -8,6 +8,7 @@
 //!   commit and never waits behind the writer.
 
 pub mod audit;
+pub mod backup;
 mod error;
 pub mod keys;
 mod migrate;
@@ -312,6 +313,11 @@ fn secure_files(path: &Path) -> Result<(), StoreError> {
         }
     }
     Ok(())
+}
+
+/// The schema version this build writes (and the newest it reads).
+pub fn schema_version() -> i64 {
+    migrate::LATEST
 }
 
 /// Seconds since the Unix epoch, for row times.

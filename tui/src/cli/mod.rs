@@ -80,6 +80,22 @@ pub enum Command {
     },
     /// Print the manual page (roff): `veil manpage | gzip > /usr/share/man/man1/veil.1.gz`.
     Manpage,
+    /// Back the database up now: a consistent, verified copy, 0600, taken while veild runs.
+    Backup {
+        /// An absolute path on veild's machine (not existing yet); default: a new file in
+        /// `[backup] directory`, older ones rotated out.
+        #[arg(long, value_name = "FILE")]
+        to: Option<String>,
+    },
+    /// Put a backup in place of the database. veild must be stopped; the replaced files are
+    /// kept beside it. Runs `veild --restore` with veild's config.
+    Restore {
+        /// The backup file.
+        file: std::path::PathBuf,
+        /// veild's config file (for the database and socket paths).
+        #[arg(long, value_name = "PATH", default_value = "/etc/veil/veild.toml")]
+        config: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -38,6 +38,7 @@ pub async fn execute(
             clap_complete::generate(*shell, &mut cli, "veil", &mut script);
             return write(out, &String::from_utf8_lossy(&script)).map(|_| ());
         }
+        Command::Restore { file, config } => return restore(file, config),
         Command::Manpage => {
             let cli = <crate::cli::Cli as clap::CommandFactory>::command();
             let mut page = Vec::new();
@@ -75,7 +76,17 @@ pub async fn execute(
         Command::Watch => return watch::run(&mut session, json, out).await,
         Command::Doctor => return doctor::run(&mut session, json, out).await,
         // Handled above, before connecting.
-        Command::Init(_) | Command::Completions { .. } | Command::Manpage => return Ok(()),
+        Command::Backup { to } => {
+            let (raw, done) = session.call(veil_shared::api::BackupParams { to }).await?;
+            crate::session::Reply {
+                raw,
+                human: output::backup(&done),
+            }
+        }
+        Command::Init(_)
+        | Command::Completions { .. }
+        | Command::Manpage
+        | Command::Restore { .. } => return Ok(()),
     };
     let text = if json {
         output::json(&reply.raw)
@@ -83,4 +94,28 @@ pub async fn execute(
         reply.human
     };
     write(out, &text).map(|_| ())
+}
+
+/// `veil restore`: runs `veild --restore` (found beside `veil`, else on the PATH), which
+/// refuses while veild runs; its output and exit code are the command's.
+fn restore(file: &Path, config: &Path) -> Result<(), Failure> {
+    let beside = std::env::current_exe()
+        .ok()
+        .map(|exe| exe.with_file_name("veild"))
+        .filter(|p| p.exists());
+    let veild = beside.unwrap_or_else(|| "veild".into());
+    let status = std::process::Command::new(&veild)
+        .arg("--config")
+        .arg(config)
+        .arg("--restore")
+        .arg(file)
+        .status()
+        .map_err(|e| Failure::Local(format!("running {}: {e}", veild.display())))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(Failure::Local(
+            "the restore did not happen (see above)".into(),
+        ))
+    }
 }

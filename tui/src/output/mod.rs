@@ -21,6 +21,26 @@ pub mod watch;
 #[cfg(test)]
 pub(crate) mod fixtures;
 
+/// `veil backup`: where the copy went and what it holds.
+pub fn backup(b: &veil_shared::api::BackupResult) -> String {
+    let mut out = format!(
+        "Backed up {} ({}, {} keys, {} audit entries, schema {}) in {} ms.\n",
+        veil::text::one_line(&b.path),
+        veil::format::bytes_long(b.bytes),
+        b.keys,
+        b.audit_rows,
+        b.schema,
+        b.took_ms
+    );
+    for old in &b.rotated {
+        out.push_str(&format!(
+            "Removed the old backup {}.\n",
+            veil::text::one_line(old)
+        ));
+    }
+    out
+}
+
 /// `--json`: the result object exactly as the daemon sent it.
 pub fn json(value: &Value) -> String {
     let mut out = serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string());
