@@ -29,6 +29,12 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     // The group is resolved first: a missing one stops the daemon before it touches state.
     let access =
         Arc::new(ipc::auth::Access::new(&config.socket_group).map_err(anyhow::Error::msg)?);
+    if nix::unistd::geteuid().is_root() {
+        tracing::warn!(
+            "veild runs as root, which it does not need: run it as its own user (the unit in \
+             scripts/systemd runs it as `veil`, with the core's config group)"
+        );
+    }
     // Before anything opens a file: the descriptor budget is derived from the limit.
     let fd_limit = ipc::limits::raise_fd_limit();
     let running = Running::start(config).await?;
