@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use veil_shared::api::{Actor, BackupParams, BackupResult, DaemonTask};
 
 use super::{Service, ServiceError, ServiceResult};
-use crate::store::{audit, backup, now};
+use crate::store::{backup, now};
 
 impl Service {
     /// The directory scheduled backups go to.
@@ -86,26 +86,7 @@ impl Service {
             ),
             Err(e) => (e.kind.to_string(), e.message.clone()),
         };
-        let actor = actor.clone();
-        let written = self
-            .store
-            .write(move |sp| {
-                audit::insert(
-                    sp,
-                    &audit::Record {
-                        actor: &actor,
-                        method: "backup",
-                        key_id: None,
-                        key_ref: None,
-                        outcome: &result,
-                        detail: Some(&detail),
-                    },
-                )
-            })
-            .await;
-        if let Err(e) = written {
-            tracing::error!(error = %e, "could not audit a backup");
-        }
+        self.audit_other(actor, "backup", result, detail).await;
     }
 }
 

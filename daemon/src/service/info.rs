@@ -53,6 +53,19 @@ impl Service {
     /// Records, in the audit trail, a caller a front end turned away (`method` names what
     /// was refused, e.g. `connect`).
     pub async fn record_refusal(&self, actor: &Actor, method: &'static str, detail: String) {
+        self.audit_other(actor, method, "forbidden".into(), detail)
+            .await;
+    }
+
+    /// One audit row for an operation that is not a key change (refusals, backups); a
+    /// failure to write it is logged, never passed to the caller.
+    pub(super) async fn audit_other(
+        &self,
+        actor: &Actor,
+        method: &'static str,
+        outcome: String,
+        detail: String,
+    ) {
         let actor = actor.clone();
         let result = self
             .store
@@ -64,14 +77,14 @@ impl Service {
                         method,
                         key_id: None,
                         key_ref: None,
-                        outcome: "forbidden",
+                        outcome: &outcome,
                         detail: Some(&detail),
                     },
                 )
             })
             .await;
         if let Err(e) = result {
-            tracing::error!(error = %e, "could not record a refused caller");
+            tracing::error!(error = %e, method, "could not write an audit row");
         }
     }
 

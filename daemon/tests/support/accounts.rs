@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use super::daemon::veil_bin;
+use super::daemon::{run_veil_with, veil_bin};
 
 /// A group with `members` in it and one `outsider`, removed on drop even when the test
 /// fails.
@@ -95,17 +95,7 @@ pub fn command_as(user: &str, program: &Path) -> Command {
 
 /// Runs `veil --socket S --json ARGS` as `user`: (exit code, stdout, stderr).
 pub fn veil_as(user: &str, socket: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = command_as(user, &veil_bin())
-        .arg("--socket")
-        .arg(socket)
-        .arg("--json")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run veil");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let mut full = vec!["--json"];
+    full.extend_from_slice(args);
+    run_veil_with(command_as(user, &veil_bin()), socket, &full)
 }

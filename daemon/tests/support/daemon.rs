@@ -457,11 +457,18 @@ impl Drop for Daemon {
 }
 
 pub fn run_veil(socket: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(veil_bin())
+    let mut command = Command::new(veil_bin());
+    command.env_remove("VEIL_SOCKET");
+    run_veil_with(command, socket, args)
+}
+
+/// Runs the `veil` in `command` (the binary, or a wrapper that runs it) on `socket` with
+/// `args`: (exit code, stdout, stderr).
+pub fn run_veil_with(mut command: Command, socket: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = command
         .arg("--socket")
         .arg(socket)
         .args(args)
-        .env_remove("VEIL_SOCKET")
         .stdin(Stdio::null())
         .output()
         .expect("run veil");
