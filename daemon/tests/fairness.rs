@@ -224,6 +224,27 @@ fn a_small_descriptor_limit_never_starves_the_store_or_the_applier() {
 }
 
 #[test]
+fn the_soft_open_file_limit_is_raised_to_the_hard_one() {
+    let _serial = support::serial();
+    let dir = support::tempdir();
+    // systemd's default: soft 1,024, a higher hard limit.
+    let d = Daemon::start_with(
+        dir.path(),
+        &DaemonConfig {
+            nofile: Some((1024, 4096)),
+            ..Default::default()
+        },
+    );
+    let log = d.log_text();
+    assert!(
+        log.contains("raised the open-file limit from=1024 to=4096"),
+        "{log}"
+    );
+    // The budget is derived from the raised limit, not the soft one.
+    assert!(log.contains("fd_limit=4096 max=1024"), "{log}");
+}
+
+#[test]
 fn refused_peers_are_recorded_once_a_minute() {
     let _serial = support::serial();
     let Some(accounts) = Accounts::create(0) else {
