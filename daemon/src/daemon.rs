@@ -25,7 +25,7 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Runs the daemon until a stop signal, then shuts down cleanly.
 pub async fn run(config_path: &Path) -> anyhow::Result<()> {
-    let config = Config::load(config_path)?;
+    let config = load_checked(config_path)?;
     // The group is resolved first: a missing one stops the daemon before it touches state.
     let access =
         Arc::new(ipc::auth::Access::new(&config.socket_group).map_err(anyhow::Error::msg)?);
@@ -106,6 +106,20 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     running.stop().await;
     tracing::info!("veild stopped");
     Ok(())
+}
+
+/// `veild.toml`, and everything checked before serving (see [`crate::startup`]).
+fn load_checked(config_path: &Path) -> anyhow::Result<Config> {
+    let config = Config::load(config_path)?;
+    let core_bytes = std::fs::read(&config.core.config).with_context(|| {
+        format!(
+            "reading the core config (core.config = {})",
+            config.core.config.display()
+        )
+    })?;
+    let core_root = crate::corefile::parse_json(&config.core.config, &core_bytes)?;
+    crate::startup::check(&config, config_path, &core_root).map_err(anyhow::Error::msg)?;
+    Ok(config)
 }
 
 /// The daemon without its front ends: the store, the core side and the service they

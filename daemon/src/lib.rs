@@ -16,6 +16,7 @@
 //! - [`adopt`]: first-start adoption of clients already in the core config.
 //! - [`daemon`]: start-up and shutdown, in order.
 //! - [`traffic`]: the stats poller, exact per-key accounting, history, limits and expiry.
+//! - [`startup`]: what is checked before veild serves (test command, REALITY, writable dirs).
 //! - [`share`]: each key's share link and client config (`key.link`, `key.config`).
 //! - [`doctor`]: the setup checks behind `doctor` and `veild --doctor`.
 
@@ -33,6 +34,7 @@ pub mod notify;
 pub mod restore;
 pub mod service;
 pub mod share;
+pub mod startup;
 pub mod store;
 pub mod traffic;
 pub mod watcher;
