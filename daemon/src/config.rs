@@ -32,6 +32,9 @@ pub struct Config {
     /// Scheduled database backups; every value has a default.
     #[serde(default)]
     pub backup: crate::store::backup::BackupConfig,
+    /// Log level and an optional rotating log file; every value has a default.
+    #[serde(default)]
+    pub log: crate::logging::LogConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -279,6 +282,9 @@ impl Config {
             return Err(bad(key, &value, &problem));
         }
         if let Err((key, value, problem)) = self.backup.check() {
+            return Err(bad(key, &value, &problem));
+        }
+        if let Err((key, value, problem)) = self.log.check() {
             return Err(bad(key, &value, &problem));
         }
         Ok(())

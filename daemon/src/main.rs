@@ -51,31 +51,64 @@ enum LogFormat {
     Json,
 }
 
-fn init_logging(args: &Args) -> anyhow::Result<()> {
-    let filter = match &args.log_level {
-        Some(level) => {
+/// Keeps the log file's writer thread alive (and flushes it) until `main` returns.
+type LogGuard = Option<tracing_appender::non_blocking::WorkerGuard>;
+
+/// Logs go to stderr, scrubbed; the time is left out when stderr is the journal (which
+/// stamps every line); `[log] directory` adds daily files. The level: `--log-level`, else
+/// `RUST_LOG`, else `[log] level`, else `info`.
+fn init_logging(args: &Args) -> anyhow::Result<LogGuard> {
+    // The config is read here only for [log]; a broken one is reported by the start itself.
+    let log = std::fs::read_to_string(&args.config)
+        .ok()
+        .and_then(|text| config::Config::parse_offline(&text, &args.config).ok())
+        .map(|c| c.log)
+        .unwrap_or_default();
+    let filter = match (&args.log_level, &log.level) {
+        (Some(level), _) => {
             EnvFilter::try_new(level).with_context(|| format!("--log-level '{level}'"))?
         }
-        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        (None, fallback) => EnvFilter::try_from_default_env().or_else(|_| {
+            EnvFilter::try_new(fallback.as_deref().unwrap_or("info"))
+                .with_context(|| format!("[log] level = {fallback:?}"))
+        })?,
     };
+    let (file, guard) = match &log.directory {
+        Some(dir) => {
+            let appender = tracing_appender::rolling::Builder::new()
+                .rotation(tracing_appender::rolling::Rotation::DAILY)
+                .filename_prefix("veild.log")
+                .max_log_files(log.keep)
+                .build(dir)
+                .with_context(|| format!("[log] directory = {}", dir.display()))?;
+            let (writer, guard) = tracing_appender::non_blocking(appender);
+            (Some(writer), Some(guard))
+        }
+        None => (None, None),
+    };
+    let writer = veild::logging::Sinks { file };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(veild::logging::Scrubbed(std::io::stderr))
+        .with_writer(veild::logging::Scrubbed(writer))
         // No colours: the scrubber escapes every control character, the formatter's too.
         .with_ansi(false);
-    match args.log_format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
+    match (args.log_format, veild::logging::stderr_is_journal()) {
+        (LogFormat::Text, false) => builder.init(),
+        (LogFormat::Text, true) => builder.without_time().init(),
+        (LogFormat::Json, _) => builder.json().init(),
     }
-    Ok(())
+    Ok(guard)
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    if let Err(e) = init_logging(&args) {
-        eprintln!("veild: {e:#}");
-        return ExitCode::from(2);
-    }
+    let _log_guard = match init_logging(&args) {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("veild: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 use veil_shared::api::{Event, ResyncInfo};
 
 use crate::corefile::CoreFile;
@@ -58,7 +59,8 @@ impl ResyncReason {
 }
 
 enum Command {
-    Pass,
+    /// A pass, asked for by a request (its id) or by veild itself.
+    Pass(Option<u64>),
     Resync(ResyncReason),
     /// Answered by the loop itself: proof that it still turns (the watchdog asks).
     Ping(tokio::sync::oneshot::Sender<()>),
@@ -78,7 +80,11 @@ impl ApplierHandle {
     /// the timeout passes). The caller then re-reads its keys: applied, or still pending.
     pub async fn settle(&self) {
         let target = self.requested.fetch_add(1, Ordering::SeqCst) + 1;
-        if self.tx.send(Command::Pass).is_err() {
+        if self
+            .tx
+            .send(Command::Pass(crate::logging::request::current()))
+            .is_err()
+        {
             return; // stopping
         }
         let mut done = self.done.clone();
@@ -87,7 +93,7 @@ impl ApplierHandle {
 
     /// Asks for a pass without waiting.
     pub fn nudge(&self) {
-        let _ = self.tx.send(Command::Pass);
+        let _ = self.tx.send(Command::Pass(None));
     }
 
     pub fn resync(&self, reason: ResyncReason) {
@@ -147,6 +153,7 @@ impl Applier {
         let mut resync: Option<ResyncReason> = Some(ResyncReason::Start);
         let mut failures: u32 = 0;
         let mut file_dirty = true; // write the file once at start, so it matches the database
+        let mut requests: Vec<u64> = Vec::new(); // the requests the next pass settles
         loop {
             // Everything requested before this point is covered by the pass below.
             let covered = requested.load(Ordering::SeqCst);
@@ -155,7 +162,9 @@ impl Applier {
             {
                 resync = Some(reason);
             }
-            let outcome = self.pass(&mut file_dirty).await;
+            let span = tracing::info_span!("applier_pass", requests = %ids(&requests));
+            requests.clear();
+            let outcome = self.pass(&mut file_dirty).instrument(span).await;
             done.send_replace(covered);
             // Only what passes by itself is tried again on a timer: 2 s, 4 s, 8 s, then
             // every 10 s (by default), each try numbered in the log. A refusal waits for
@@ -202,7 +211,8 @@ impl Applier {
                     Command::Ping(answer) => {
                         let _ = answer.send(());
                     }
-                    Command::Pass => {}
+                    Command::Pass(Some(id)) => requests.push(id),
+                    Command::Pass(None) => {}
                 }
             }
         }
@@ -243,6 +253,12 @@ impl Applier {
         self.status.update(|s| s.last_resync = Some(info));
         true
     }
+}
+
+/// Request ids as a span field: `[3,4,9]`, or `[]` for veild's own passes.
+fn ids(requests: &[u64]) -> String {
+    let list: Vec<String> = requests.iter().map(u64::to_string).collect();
+    format!("[{}]", list.join(","))
 }
 
 async fn sleep_or_forever(delay: Option<Duration>) {

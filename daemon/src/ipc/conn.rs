@@ -204,7 +204,8 @@ async fn handle<W: AsyncWrite + Unpin>(
         Ok(parsed) => parsed,
         Err((id, err)) => return send(write, &ResponseEnvelope::err(id, err)).await,
     };
-    let span = tracing::info_span!("request", id = %id.as_ref().map_or_else(|| "-".to_owned(), std::string::ToString::to_string), method = %envelope.method);
+    let req = crate::logging::request::next();
+    let span = tracing::info_span!("request", req, id = %id.as_ref().map_or_else(|| "-".to_owned(), std::string::ToString::to_string), method = %envelope.method);
     let outcome = async {
         match Request::parse(&envelope.method, envelope.params)? {
             Request::Hello(p) => encode(hello(p)?),
@@ -213,7 +214,10 @@ async fn handle<W: AsyncWrite + Unpin>(
                 events.get_or_insert_with(|| ctx.service.subscribe());
                 encode(WatchResult { subscribed: true })
             }
-            request => dispatch::call(&ctx.service, actor, request).await,
+            request => {
+                crate::logging::request::scope(req, dispatch::call(&ctx.service, actor, request))
+                    .await
+            }
         }
     }
     .instrument(span)

@@ -39,6 +39,8 @@ pub struct DaemonConfig {
     pub extra_toml: String,
     /// `(soft, hard)` limit on open files veild starts with (`prlimit --nofile`).
     pub nofile: Option<(u64, u64)>,
+    /// More environment for veild.
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for DaemonConfig {
@@ -49,6 +51,7 @@ impl Default for DaemonConfig {
             core: None,
             extra_toml: String::new(),
             nofile: None,
+            env: Vec::new(),
         }
     }
 }
@@ -205,6 +208,7 @@ pub struct Daemon {
     child: Option<Child>,
     log: PathBuf,
     nofile: Option<(u64, u64)>,
+    env: Vec<(String, String)>,
 }
 
 impl Daemon {
@@ -260,6 +264,7 @@ impl Daemon {
             child: None,
             log: dir.join("veild.log"),
             nofile: cfg.nofile,
+            env: cfg.env.clone(),
         };
         daemon.spawn_and_wait();
         daemon
@@ -297,6 +302,7 @@ impl Daemon {
             .arg(&self.config)
             .env("NOTIFY_SOCKET", &notify_path)
             .env("RUST_LOG", "veild=debug,info")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
