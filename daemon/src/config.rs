@@ -4,12 +4,16 @@
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
 use veil_shared::coreconfig::Flavor;
 
 pub const DEFAULT_PATH: &str = "/etc/veil/veild.toml";
+
+/// The socket's mode: owner and `socket_group` read and write, nobody else.
+pub const SOCKET_MODE: u32 = 0o660;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -28,7 +32,7 @@ pub struct Config {
     pub traffic: crate::traffic::TrafficConfig,
     /// Caps and the idle timeout of socket connections; every value has a default.
     #[serde(default)]
-    pub connections: crate::ipc::limits::ConnectionsConfig,
+    pub connections: ConnectionsConfig,
     /// Scheduled database backups; every value has a default.
     #[serde(default)]
     pub backup: crate::store::backup::BackupConfig,
@@ -82,6 +86,84 @@ pub struct CoreConfig {
 pub struct PublicConfig {
     /// The host clients dial: a DNS name or an IP address, without scheme or port.
     pub host: String,
+}
+
+/// `[connections]` in `veild.toml`; every value has a default.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionsConfig {
+    /// Open connections at once (lowered at start to fit the descriptor limit).
+    #[serde(default = "connections_defaults::max")]
+    pub max: u64,
+    /// Open connections of one uid at once.
+    #[serde(default = "connections_defaults::per_uid")]
+    pub per_uid: u64,
+    /// Slots only root and veild's own user may take.
+    #[serde(default = "connections_defaults::root_reserve")]
+    pub root_reserve: u64,
+    /// A connection that sends nothing this long (and watches nothing) is closed.
+    #[serde(default = "connections_defaults::idle_timeout_ms")]
+    pub idle_timeout_ms: u64,
+}
+
+mod connections_defaults {
+    pub fn max() -> u64 {
+        1024
+    }
+    pub fn per_uid() -> u64 {
+        64
+    }
+    pub fn root_reserve() -> u64 {
+        16
+    }
+    pub fn idle_timeout_ms() -> u64 {
+        300_000
+    }
+}
+
+impl Default for ConnectionsConfig {
+    fn default() -> Self {
+        Self {
+            max: connections_defaults::max(),
+            per_uid: connections_defaults::per_uid(),
+            root_reserve: connections_defaults::root_reserve(),
+            idle_timeout_ms: connections_defaults::idle_timeout_ms(),
+        }
+    }
+}
+
+impl ConnectionsConfig {
+    /// Every value in range, or the first one that is not: (key, value, problem).
+    pub fn check(&self) -> Result<(), (&'static str, u64, String)> {
+        let ranges: [(&'static str, u64, u64, u64); 4] = [
+            ("connections.max", self.max, 4, 1_000_000),
+            ("connections.per_uid", self.per_uid, 1, 1_000_000),
+            ("connections.root_reserve", self.root_reserve, 1, 1_000),
+            (
+                "connections.idle_timeout_ms",
+                self.idle_timeout_ms,
+                100,
+                86_400_000,
+            ),
+        ];
+        for (key, value, min, max) in ranges {
+            if !(min..=max).contains(&value) {
+                return Err((key, value, format!("must be from {min} to {max}")));
+            }
+        }
+        if self.root_reserve >= self.max {
+            return Err((
+                "connections.root_reserve",
+                self.root_reserve,
+                format!("must be below connections.max ({})", self.max),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_millis(self.idle_timeout_ms)
+    }
 }
 
 /// Every default, once.
@@ -427,6 +509,45 @@ host = "vpn.example.com"
         ];
         for (text, needle) in cases {
             let err = parse(&text).unwrap_err();
+            assert!(err.contains(needle), "{needle:?} not in {err:?}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod traffic_table_tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::path::Path;
+
+    use super::Config;
+
+    const BASE: &str = "[core]\nflavor = \"v2fly\"\n[public]\nhost = \"1.2.3.4\"\n";
+
+    fn parse(extra: &str) -> Result<Config, String> {
+        Config::parse(&format!("{BASE}{extra}"), Path::new("/etc/veil/veild.toml"))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_traffic_table_has_defaults_and_checked_ranges() {
+        let c = parse("").unwrap();
+        assert_eq!(c.traffic.interval_ms, 10_000);
+        assert_eq!(c.traffic.retention().minutes, 48 * 60);
+        let c = parse("[traffic]\ninterval_ms = 250\nday_retention_days = 30\n").unwrap();
+        assert_eq!(
+            (c.traffic.interval_ms, c.traffic.day_retention_days),
+            (250, 30)
+        );
+        for (text, needle) in [
+            ("[traffic]\ninterval_ms = 10\n", "traffic.interval_ms = 10"),
+            (
+                "[traffic]\nminute_retention_hours = 1\n",
+                "traffic.minute_retention_hours = 1",
+            ),
+            ("[traffic]\nintervall_ms = 100\n", "intervall_ms"),
+        ] {
+            let err = parse(text).unwrap_err();
             assert!(err.contains(needle), "{needle:?} not in {err:?}");
         }
     }

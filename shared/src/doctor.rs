@@ -1,5 +1,5 @@
 //! The doctor's report on the wire: what is wrong with a setup, each problem with its fix.
-//! It is the result of the `doctor` socket method (re-exported by [`crate::api`]).
+//! It is the result of the `doctor` socket method (re-exported by the `api` module).
 //!
 //! The checks themselves run in the daemon (`veild::doctor`), which reads the core's
 //! config through [`crate::coreconfig`] and checks the machine around it.

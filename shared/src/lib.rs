@@ -10,6 +10,7 @@
 //! - [`traffic`]: per-key traffic, history, resets and online users on the wire.
 //! - [`coreconfig`]: the one model of the core's config (the managed inbound, its REALITY
 //!   settings) and the one [`coreconfig::Flavor`] type.
+//! - [`realitykey`]: REALITY's X25519 keys and short ids (read by the core-config model).
 //! - [`reality`]: REALITY keys (X25519) and the endpoint clients dial, built from that model.
 //! - [`link`]: `vless://` share links; [`clientconfig`]: client configs; [`qr`]: QR codes.
 //! - [`doctor`]: the doctor's report on the wire (the checks run in the daemon).
@@ -25,6 +26,7 @@ pub mod link;
 pub mod model;
 pub mod qr;
 pub mod reality;
+pub mod realitykey;
 pub mod rpc;
 pub mod traffic;
 pub mod validate;

@@ -9,7 +9,7 @@ use veil_shared::api::Finding;
 
 use super::names::{DATABASE, DATABASE_MODE, INTEGRITY_LINES, SOCKET, SOCKET_GROUP};
 use crate::config::Config;
-use crate::ipc::listener::SOCKET_MODE;
+use crate::config::SOCKET_MODE;
 use crate::store::Store;
 use crate::store::StoreError;
 

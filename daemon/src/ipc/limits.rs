@@ -11,9 +11,9 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use serde::Deserialize;
+pub use crate::config::ConnectionsConfig;
+use std::time::Duration;
 
 /// Descriptors kept out of the connection budget: SQLite (database, WAL, shared memory per
 /// connection, the reader pool), the core's gRPC channel, config writes and backups, the
@@ -23,84 +23,6 @@ pub const FD_RESERVE: u64 = 128;
 /// Past budget + headroom, veild stops accepting until a socket closes (new ones wait in
 /// the kernel's backlog), so refusals cannot eat the reserve either.
 pub const REFUSAL_HEADROOM: u64 = 32;
-
-/// `[connections]` in `veild.toml`; every value has a default.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConnectionsConfig {
-    /// Open connections at once (lowered at start to fit the descriptor limit).
-    #[serde(default = "defaults::max")]
-    pub max: u64,
-    /// Open connections of one uid at once.
-    #[serde(default = "defaults::per_uid")]
-    pub per_uid: u64,
-    /// Slots only root and veild's own user may take.
-    #[serde(default = "defaults::root_reserve")]
-    pub root_reserve: u64,
-    /// A connection that sends nothing this long (and watches nothing) is closed.
-    #[serde(default = "defaults::idle_timeout_ms")]
-    pub idle_timeout_ms: u64,
-}
-
-mod defaults {
-    pub fn max() -> u64 {
-        1024
-    }
-    pub fn per_uid() -> u64 {
-        64
-    }
-    pub fn root_reserve() -> u64 {
-        16
-    }
-    pub fn idle_timeout_ms() -> u64 {
-        300_000
-    }
-}
-
-impl Default for ConnectionsConfig {
-    fn default() -> Self {
-        Self {
-            max: defaults::max(),
-            per_uid: defaults::per_uid(),
-            root_reserve: defaults::root_reserve(),
-            idle_timeout_ms: defaults::idle_timeout_ms(),
-        }
-    }
-}
-
-impl ConnectionsConfig {
-    /// Every value in range, or the first one that is not: (key, value, problem).
-    pub fn check(&self) -> Result<(), (&'static str, u64, String)> {
-        let ranges: [(&'static str, u64, u64, u64); 4] = [
-            ("connections.max", self.max, 4, 1_000_000),
-            ("connections.per_uid", self.per_uid, 1, 1_000_000),
-            ("connections.root_reserve", self.root_reserve, 1, 1_000),
-            (
-                "connections.idle_timeout_ms",
-                self.idle_timeout_ms,
-                100,
-                86_400_000,
-            ),
-        ];
-        for (key, value, min, max) in ranges {
-            if !(min..=max).contains(&value) {
-                return Err((key, value, format!("must be from {min} to {max}")));
-            }
-        }
-        if self.root_reserve >= self.max {
-            return Err((
-                "connections.root_reserve",
-                self.root_reserve,
-                format!("must be below connections.max ({})", self.max),
-            ));
-        }
-        Ok(())
-    }
-
-    pub fn idle_timeout(&self) -> Duration {
-        Duration::from_millis(self.idle_timeout_ms)
-    }
-}
 
 /// Why a connection was turned away.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

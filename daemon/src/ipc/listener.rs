@@ -18,7 +18,7 @@ use interprocess::local_socket::{GenericFilePath, ListenerOptions, ToFsName};
 use nix::fcntl::{Flock, FlockArg};
 use nix::unistd::Gid;
 
-pub const SOCKET_MODE: u32 = 0o660;
+pub use crate::config::SOCKET_MODE;
 
 pub struct Bound {
     pub listener: Listener,

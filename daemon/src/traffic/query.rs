@@ -1,6 +1,6 @@
 //! Traffic reads for the service: totals from reader connections, rates from memory, and
 //! on-demand cycles from the poller. Resets are mutations and go through the service's
-//! pipeline (`crate::service`).
+//! pipeline (the service's traffic operations).
 
 use tokio::sync::oneshot;
 use veil_shared::model::KeyRef;

@@ -11,7 +11,7 @@
 //! Everything here is pure: values in, values out, no I/O. The reader is strict where the
 //! daemon must refuse a file (a client without an id, a client list that is not an array)
 //! and lenient where the doctor explains the problem instead (REALITY's own settings are
-//! read as found; [`crate::reality::Endpoint`] and the doctor judge them).
+//! read as found; the link endpoint and the doctor judge them).
 
 mod client;
 mod flavor;

@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use super::json::strings;
-use crate::reality::keys::{self as reality, KeyError};
+use crate::realitykey::{self as reality, KeyError};
 
 /// `streamSettings` as read; absent or malformed members read as absent.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 //! Everything is pure (the current time is passed in where it matters) so the exact wording
 //! is pinned by tests and the dashboard's snapshots stay stable. Times are in UTC: a
 //! server's keys are looked at from many places, so one zone for everyone beats each
-//! reader's local time. What these print, [`crate::parse`] reads back (see its docs).
+//! reader's local time. What these print, the `parse` module reads back (see its docs).
 
 pub mod key;
 pub mod size;

@@ -6,9 +6,7 @@
 //!   built from the managed inbound as [`crate::coreconfig`] reads it. Share links and
 //!   client configs are built from it.
 
-pub(crate) mod keys;
-
-pub use self::keys::*;
+pub use crate::realitykey::*;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
