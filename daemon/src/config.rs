@@ -39,6 +39,32 @@ pub struct Config {
     /// Log level and an optional rotating log file; every value has a default.
     #[serde(default)]
     pub log: crate::logging::LogConfig,
+    /// An optional Prometheus endpoint; absent: no listener.
+    #[serde(default)]
+    pub metrics: Option<MetricsConfig>,
+}
+
+/// `[metrics]` in `veild.toml`: when present, veild serves Prometheus text on
+/// `GET http://LISTEN/metrics`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// `IP:PORT` to listen on, e.g. `127.0.0.1:8390`. The endpoint has no authentication:
+    /// keep it on loopback.
+    pub listen: String,
+}
+
+impl MetricsConfig {
+    /// The address to listen on, or what is wrong with `listen`.
+    pub fn listen_addr(&self) -> Result<SocketAddr, String> {
+        let addr: SocketAddr = self.listen.trim().parse().map_err(|_| {
+            "must be IP:PORT, e.g. 127.0.0.1:8390 (an address, not a host name)".to_owned()
+        })?;
+        if addr.port() == 0 {
+            return Err("the port must be from 1 to 65535".to_owned());
+        }
+        Ok(addr)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -58,6 +84,11 @@ pub struct CoreConfig {
     /// Checks a candidate config file; `{config}` is replaced by its path. Default per flavor.
     #[serde(default)]
     pub test_command: Option<Vec<String>>,
+    /// The core's systemd unit: the doctor reads its `User=`, `Group=` and
+    /// `SupplementaryGroups=` to check that the core can read its config. Default per
+    /// flavor (`xray.service`, `v2ray.service`).
+    #[serde(default)]
+    pub unit: Option<String>,
     /// How often the health watcher polls the core (GetSysStats).
     #[serde(default = "defaults::health_interval_ms")]
     pub health_interval_ms: u64,
@@ -223,6 +254,55 @@ mod defaults {
     }
 }
 
+impl CoreConfig {
+    /// The numeric settings within their bounds: `(key, value, problem)` of the first that
+    /// is not.
+    fn check_ranges(&self) -> Result<(), (&'static str, u64, String)> {
+        let c = self;
+        let ranges: [(&'static str, u64, u64, u64); 6] = [
+            (
+                "core.health_interval_ms",
+                c.health_interval_ms,
+                50,
+                3_600_000,
+            ),
+            (
+                "core.drift_interval_ms",
+                c.drift_interval_ms,
+                50,
+                86_400_000,
+            ),
+            ("core.call_timeout_ms", c.call_timeout_ms, 50, 600_000),
+            ("core.retry_tries", u64::from(c.retry_tries), 1, 100),
+            (
+                "core.retry_first_delay_ms",
+                c.retry_first_delay_ms,
+                1,
+                600_000,
+            ),
+            (
+                "core.retry_max_delay_ms",
+                c.retry_max_delay_ms,
+                1,
+                3_600_000,
+            ),
+        ];
+        for (key, value, min, max) in ranges {
+            if !(min..=max).contains(&value) {
+                return Err((key, value, format!("must be from {min} to {max}")));
+            }
+        }
+        if c.backups > 1000 {
+            return Err((
+                "core.backups",
+                c.backups as u64,
+                "must be from 0 to 1000".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
@@ -271,6 +351,7 @@ impl Config {
             message: e.to_string(),
         })?;
         config.validate(path)?;
+        config.validate_metrics(path)?;
         Ok(config)
     }
 
@@ -282,12 +363,36 @@ impl Config {
         }
     }
 
+    /// The core's systemd unit ([`CoreConfig::unit`] or the flavor's).
+    pub fn core_unit(&self) -> &str {
+        self.core
+            .unit
+            .as_deref()
+            .unwrap_or_else(|| self.core.flavor.unit())
+    }
+
     /// The test command with the default filled in.
     pub fn test_command(&self) -> Vec<String> {
         self.core
             .test_command
             .clone()
             .unwrap_or_else(|| defaults::test_command(self.core.flavor))
+    }
+
+    /// `[metrics] listen` is an address with a port (host names are not resolved).
+    fn validate_metrics(&self, path: &Path) -> Result<(), ConfigError> {
+        let Some(metrics) = &self.metrics else {
+            return Ok(());
+        };
+        metrics
+            .listen_addr()
+            .map(|_| ())
+            .map_err(|problem| ConfigError::Invalid {
+                path: path.to_owned(),
+                key: "metrics.listen",
+                value: format!("{:?}", metrics.listen),
+                problem,
+            })
     }
 
     fn validate(&self, path: &Path) -> Result<(), ConfigError> {
@@ -319,43 +424,12 @@ impl Config {
         if let Some(cmd) = &self.core.test_command {
             check_test_command(cmd).map_err(|p| bad("core.test_command", cmd, p))?;
         }
-        check_host(&self.public.host).map_err(|p| bad("public.host", &self.public.host, p))?;
-        let c = &self.core;
-        let ranges: [(&'static str, u64, u64, u64); 6] = [
-            (
-                "core.health_interval_ms",
-                c.health_interval_ms,
-                50,
-                3_600_000,
-            ),
-            (
-                "core.drift_interval_ms",
-                c.drift_interval_ms,
-                50,
-                86_400_000,
-            ),
-            ("core.call_timeout_ms", c.call_timeout_ms, 50, 600_000),
-            ("core.retry_tries", u64::from(c.retry_tries), 1, 100),
-            (
-                "core.retry_first_delay_ms",
-                c.retry_first_delay_ms,
-                1,
-                600_000,
-            ),
-            (
-                "core.retry_max_delay_ms",
-                c.retry_max_delay_ms,
-                1,
-                3_600_000,
-            ),
-        ];
-        for (key, value, min, max) in ranges {
-            if !(min..=max).contains(&value) {
-                return Err(bad(key, &value, &format!("must be from {min} to {max}")));
-            }
+        if let Some(unit) = &self.core.unit {
+            check_unit(unit).map_err(|p| bad("core.unit", unit, p))?;
         }
-        if c.backups > 1000 {
-            return Err(bad("core.backups", &c.backups, "must be from 0 to 1000"));
+        check_host(&self.public.host).map_err(|p| bad("public.host", &self.public.host, p))?;
+        if let Err((key, value, problem)) = self.core.check_ranges() {
+            return Err(bad(key, &value, &problem));
         }
         if let Err((key, value, problem)) = self.traffic.check() {
             return Err(bad(key, &value, &problem));
@@ -413,6 +487,20 @@ fn check_api_resolves(api: &str) -> Result<(), String> {
             api.rsplit_once(':').map_or(api, |(h, _)| h)
         )
     })
+}
+
+/// A systemd unit name: what `systemctl show` takes, nothing a shell or a path reads.
+fn check_unit(unit: &str) -> Result<(), &'static str> {
+    let valid = !unit.is_empty()
+        && unit.len() <= 256
+        && unit
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ":_.@-".contains(c));
+    if valid {
+        Ok(())
+    } else {
+        Err("must be a systemd unit name, e.g. \"xray.service\"")
+    }
 }
 
 fn check_test_command(cmd: &[String]) -> Result<(), &'static str> {
@@ -546,6 +634,64 @@ mod traffic_table_tests {
                 "traffic.minute_retention_hours = 1",
             ),
             ("[traffic]\nintervall_ms = 100\n", "intervall_ms"),
+        ] {
+            let err = parse(text).unwrap_err();
+            assert!(err.contains(needle), "{needle:?} not in {err:?}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod metrics_table_tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::path::Path;
+
+    use super::Config;
+
+    const BASE: &str = "[core]\nflavor = \"v2fly\"\n[public]\nhost = \"1.2.3.4\"\n";
+
+    fn parse(extra: &str) -> Result<Config, String> {
+        Config::parse(&format!("{BASE}{extra}"), Path::new("/etc/veil/veild.toml"))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn no_metrics_table_means_no_listener() {
+        assert!(parse("").unwrap().metrics.is_none());
+    }
+
+    #[test]
+    fn the_listen_address_parses() {
+        let c = parse("[metrics]\nlisten = \"127.0.0.1:8390\"\n").unwrap();
+        let addr = c.metrics.unwrap().listen_addr().unwrap();
+        assert_eq!(addr, "127.0.0.1:8390".parse().unwrap());
+        let c = parse("[metrics]\nlisten = \"[::1]:8390\"\n").unwrap();
+        assert!(c.metrics.unwrap().listen_addr().unwrap().ip().is_loopback());
+    }
+
+    #[test]
+    fn a_bad_listen_address_is_refused_with_the_key_named() {
+        for (text, needle) in [
+            (
+                "[metrics]\nlisten = \"localhost:8390\"\n",
+                "metrics.listen = \"localhost:8390\"",
+            ),
+            (
+                "[metrics]\nlisten = \"127.0.0.1\"\n",
+                "metrics.listen = \"127.0.0.1\"",
+            ),
+            (
+                "[metrics]\nlisten = \"127.0.0.1:0\"\n",
+                "port must be from 1",
+            ),
+            (
+                "[metrics]\nlisten = \"127.0.0.1:70000\"\n",
+                "must be IP:PORT",
+            ),
+            ("[metrics]\nlisten = \"\"\n", "metrics.listen"),
+            ("[metrics]\n", "listen"),
+            ("[metrics]\nlisten = \"127.0.0.1:8390\"\nport = 1\n", "port"),
         ] {
             let err = parse(text).unwrap_err();
             assert!(err.contains(needle), "{needle:?} not in {err:?}");

@@ -1,6 +1,7 @@
-//! Start-up and shutdown, in order: config → access rule → store → core config file →
-//! adoption → applier and health watcher → socket → ready → serve until SIGTERM/SIGINT →
-//! drain connections → finish the applier's pass → remove the socket → close the store.
+//! Start-up and shutdown, in order: config → access rule → metrics listener (if set) →
+//! store → core config file → adoption → applier and health watcher → socket → ready →
+//! serve until SIGTERM/SIGINT → drain connections → finish the applier's pass → remove the
+//! socket → close the store.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use crate::applier::{Applier, Status};
 use crate::config::Config;
 use crate::corefile::CoreFile;
 use crate::corelink::{CoreLink, LinkOptions};
+use crate::metrics::Metrics;
 use crate::service::{EVENT_BUFFER, Service};
 use crate::store::Store;
 use crate::traffic::{Shared as TrafficShared, Traffic};
@@ -37,6 +39,7 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     }
     // Before anything opens a file: the descriptor budget is derived from the limit.
     let fd_limit = ipc::limits::raise_fd_limit();
+    let metrics_listener = bind_metrics(&config).await?;
     let running = Running::start(config).await?;
     let fair = ipc::Fairness {
         budget: ipc::limits::Budget::new(&running.config.connections, fd_limit),
@@ -70,6 +73,7 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
         .heartbeat(Duration::from_secs(30))
         .await
         .unwrap_or_else(|why| format!("stuck: {why}"));
+    running.serve_metrics(metrics_listener);
     crate::notify::ready(&status);
     tokio::spawn(crate::notify::run(
         Arc::clone(&running.service),
@@ -108,6 +112,25 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The `/metrics` listener when `[metrics] listen` is set; an address that cannot be bound
+/// stops the start, naming the setting.
+async fn bind_metrics(config: &Config) -> anyhow::Result<Option<tokio::net::TcpListener>> {
+    let Some(metrics) = &config.metrics else {
+        return Ok(None);
+    };
+    let addr = metrics
+        .listen_addr()
+        .map_err(|problem| anyhow::anyhow!("metrics.listen = {:?}: {problem}", metrics.listen))?;
+    let listener = crate::metrics::http::bind(addr)
+        .await
+        .with_context(|| format!("metrics.listen = {:?}: cannot listen", metrics.listen))?;
+    if !addr.ip().is_loopback() {
+        tracing::warn!(%addr, "the metrics endpoint has no authentication and listens beyond loopback");
+    }
+    tracing::info!(%addr, "serving metrics on GET /metrics");
+    Ok(Some(listener))
+}
+
 /// `veild.toml`, and everything checked before serving (see [`crate::startup`]).
 fn load_checked(config_path: &Path) -> anyhow::Result<Config> {
     let config = Config::load(config_path)?;
@@ -142,7 +165,8 @@ impl Running {
         let store = Store::open(&config.database)
             .with_context(|| format!("opening the database {}", config.database.display()))?;
         let shutdown = CancellationToken::new();
-        let core = match start_core(&config, &store, shutdown.clone()).await {
+        let metrics = Arc::new(Metrics::new());
+        let core = match start_core(&config, &store, &metrics, shutdown.clone()).await {
             Ok(core) => core,
             Err(e) => {
                 close_store(store).await;
@@ -156,6 +180,7 @@ impl Running {
             core.applier,
             core.status,
             core.traffic,
+            metrics,
         ));
         Ok(Running {
             service,
@@ -165,6 +190,18 @@ impl Running {
             applier_task: core.applier_task,
             traffic_task: core.traffic_task,
         })
+    }
+
+    /// Serves `/metrics` on `listener` (when `[metrics]` is set) until the stop.
+    fn serve_metrics(&self, listener: Option<tokio::net::TcpListener>) {
+        if let Some(listener) = listener {
+            tokio::spawn(crate::metrics::http::serve(
+                listener,
+                Arc::clone(self.service.metrics()),
+                Arc::clone(&self.service),
+                self.shutdown.clone(),
+            ));
+        }
     }
 
     /// Stops the background tasks (each finishes what it is in, for at most 15 s) and
@@ -209,6 +246,7 @@ struct CoreParts {
 async fn start_core(
     config: &Config,
     store: &Store,
+    metrics: &Arc<Metrics>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<CoreParts> {
     let core = &config.core;
@@ -232,7 +270,8 @@ async fn start_core(
         api: core.api.clone(),
         call_timeout,
     })
-    .map_err(|e| anyhow::anyhow!("core.api = {:?}: {e}", core.api))?;
+    .map_err(|e| anyhow::anyhow!("core.api = {:?}: {e}", core.api))?
+    .with_observer(Arc::clone(metrics) as Arc<dyn crate::corelink::CallObserver>);
     let adopted = adopt::run(store, &inbound, &link)
         .await
         .context("adopting the core's existing clients")?;
@@ -250,6 +289,7 @@ async fn start_core(
         status: Arc::clone(&status),
         events: events.clone(),
         retry: config.retry_policy(),
+        metrics: Arc::clone(metrics),
     };
     // A reply waits this long for the applier before it says "pending".
     let settle_timeout = call_timeout * 2 + Duration::from_secs(30);
@@ -263,6 +303,7 @@ async fn start_core(
             config: config.traffic.clone(),
             core_config: core.config.clone(),
             live: std::sync::Mutex::default(),
+            metrics: Arc::clone(metrics),
         },
         shutdown.clone(),
     );
@@ -274,6 +315,7 @@ async fn start_core(
         inbound_tag: core.inbound_tag.clone(),
         interval: Duration::from_millis(core.health_interval_ms),
         drift_interval: Duration::from_millis(core.drift_interval_ms),
+        metrics: Arc::clone(metrics),
     };
     tokio::spawn(watcher.run(shutdown));
     Ok(CoreParts {

@@ -19,6 +19,7 @@
 //! - [`startup`]: what is checked before veild serves (test command, REALITY, writable dirs).
 //! - [`share`]: each key's share link and client config (`key.link`, `key.config`).
 //! - [`doctor`]: the setup checks behind `doctor` and `veild --doctor`.
+//! - [`metrics`]: Prometheus metrics, and the optional `/metrics` listener.
 
 pub mod adopt;
 pub mod applier;
@@ -30,6 +31,7 @@ pub mod doctor;
 pub mod error;
 pub mod ipc;
 pub mod logging;
+pub mod metrics;
 pub mod notify;
 pub mod restore;
 pub mod service;

@@ -13,6 +13,7 @@ use veil_shared::api::CoreStatus;
 
 use crate::applier::{ApplierHandle, ResyncReason, Status, email_for, id_from_email};
 use crate::corelink::{CoreLink, FlavorApi as _};
+use crate::metrics::Metrics;
 use crate::store::{Store, keys};
 
 /// How far the core's computed start time may wander (whole-second uptimes, our own
@@ -27,6 +28,7 @@ pub struct Watcher {
     pub inbound_tag: String,
     pub interval: Duration,
     pub drift_interval: Duration,
+    pub metrics: Arc<Metrics>,
 }
 
 impl Watcher {
@@ -158,6 +160,7 @@ impl Watcher {
             }
         }
         if drift > 0 {
+            self.metrics.drift_repaired(drift);
             tracing::warn!(
                 drift,
                 "drift audit: the core differed from the database; repairing"

@@ -51,6 +51,8 @@ impl Setup {
             "--database".into(),
             s(&dir.join("veil.db")).to_owned(),
             "--socket-group".into(),
+            group.clone(),
+            "--core-group".into(),
             group,
         ];
         args.extend(extra.iter().map(|a| (*a).to_owned()));
@@ -281,10 +283,19 @@ fn veil_doctor_through_a_running_veild() {
     );
     let _core = V2ray::start(&setup.core, &api, &dir.path().join("v2ray.log"));
     // The test daemon's own veild.toml, on init's core config (same keys as init's).
+    // The core's unit as systemd would show it (the core runs as root here).
+    let units = dir.path().join("units");
+    std::fs::create_dir_all(&units).unwrap();
+    std::fs::write(
+        units.join("v2ray.service"),
+        "[Service]\nExecStart=/usr/bin/v2ray\n",
+    )
+    .unwrap();
     let d = Daemon::start_with(
         &setup.dir,
         &DaemonConfig {
             core: Some(CoreSection::v2fly(&api, &setup.core)),
+            env: vec![("SYSTEMD_UNIT_PATH".into(), s(&units).to_owned())],
             ..Default::default()
         },
     );
@@ -553,7 +564,9 @@ fn a_config_veild_cannot_write_is_found() {
     let dir = tempdir();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let setup = Setup::init(dir.path(), &["--target", "www.example.com:443"]);
-    // Readable by everyone, writable by root only.
+    // As an installer may leave them: readable by everyone, writable by root only (init
+    // gave the directory to the core's group).
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::set_permissions(&setup.core, std::fs::Permissions::from_mode(0o644)).unwrap();
     let name = format!("vdr{}", std::process::id() % 100_000);
     let status = Command::new("useradd")

@@ -33,6 +33,7 @@ const STAGED: &[(&str, u32)] = &[
     ("lib/systemd/system/veild.service", 0o644),
     ("etc/systemd/system/xray.service.d/50-veil.conf", 0o644),
     ("usr/lib/sysusers.d/veil.conf", 0o644),
+    ("usr/lib/veil/core-dir-layout", 0o755),
     ("etc/veil/veild.toml", 0o640),
     ("usr/share/bash-completion/completions/veil", 0o644),
     ("usr/share/zsh/vendor-completions/_veil", 0o644),

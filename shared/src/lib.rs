@@ -14,6 +14,7 @@
 //! - [`reality`]: REALITY keys (X25519) and the endpoint clients dial, built from that model.
 //! - [`link`]: `vless://` share links; [`clientconfig`]: client configs; [`qr`]: QR codes.
 //! - [`doctor`]: the doctor's report on the wire (the checks run in the daemon).
+//! - [`logline`]: log lines that cannot forge lines, reach a terminal raw or leak a UUID.
 
 pub mod actor;
 pub mod api;
@@ -23,6 +24,7 @@ pub mod coreconfig;
 pub mod doctor;
 pub mod framing;
 pub mod link;
+pub mod logline;
 pub mod model;
 pub mod qr;
 pub mod reality;

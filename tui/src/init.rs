@@ -6,8 +6,11 @@
 //!   (`api.listen`), stats and per-user stats on, the phone-friendly policy (short
 //!   handshake and idle timeouts, so phones switching networks reconnect fast), and
 //!   loopback/private destinations blocked for clients (they would otherwise reach the
-//!   API). Written with mode 0600: it holds the private key (the seed's rule: files holding
-//!   secrets are readable by their owner only).
+//!   API). It holds the private key, so nobody but veild and the core may read it: the
+//!   file is 0640 in the group both share (`--core-group`, default `xray-config`), and its
+//!   directory belongs to that group with mode 2770 (setgid: the files veild writes there
+//!   get the group too). The core joins the group through a drop-in (`scripts/install` puts
+//!   it in place); the official installer runs it as `nobody`.
 //! - `--flavor v2fly`: plain VLESS for local trials with Debian's v2ray 4.x, which has no
 //!   REALITY or flows and ignores `api.listen` (the API is a dokodemo-door inbound).
 //!
@@ -18,20 +21,23 @@
 
 use std::fs::{self, OpenOptions, Permissions};
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
 use veil_shared::clientconfig::PRIVATE_RANGES;
-use veil_shared::coreconfig::{Flavor, MIN_CLIENT_VERSION, ManagedInbound, PHONE_POLICY_VALUES};
+use veil_shared::coreconfig::{
+    Flavor, MIN_CLIENT_VERSION, ManagedInbound, PHONE_POLICY_VALUES, layout,
+};
 use veil_shared::link::check_host;
 use veil_shared::reality::{self, Endpoint, Security, VISION};
 
 use crate::failure::Failure;
 
-/// The core config's mode: it holds the REALITY private key.
-pub const CORE_CONFIG_MODE: u32 = 0o600;
+/// The core config's mode: it holds the REALITY private key; the core reads it through the
+/// shared group.
+pub const CORE_CONFIG_MODE: u32 = layout::FILE_MODE;
 /// veild.toml holds no secret.
 pub const VEILD_CONFIG_MODE: u32 = 0o644;
 /// Per-connection buffer of level 0, in KiB (Xray's default is 512 on amd64).
@@ -115,6 +121,11 @@ pub struct InitArgs {
     #[arg(long, value_name = "GROUP", default_value = "veil")]
     pub socket_group: String,
 
+    /// The group veild and the core share: it gets the core config's directory (mode 2770,
+    /// setgid) and the file (0640). It must exist (`scripts/install` creates it).
+    #[arg(long, value_name = "GROUP", default_value = layout::GROUP)]
+    pub core_group: String,
+
     /// Overwrite existing files.
     #[arg(long)]
     pub force: bool,
@@ -125,6 +136,8 @@ pub struct InitArgs {
 pub struct Written {
     pub flavor: Flavor,
     pub core_config: PathBuf,
+    /// The group of the core config and its directory.
+    pub core_group: String,
     pub veild_config: PathBuf,
     pub host: String,
     pub port: u16,
@@ -224,6 +237,7 @@ pub fn plan(args: &InitArgs, socket: &Path) -> Result<Plan, Failure> {
     let mut written = Written {
         flavor,
         core_config: core_config.clone(),
+        core_group: args.core_group.clone(),
         veild_config: veild_config.clone(),
         host: args.host.clone(),
         port: args.port,
@@ -445,9 +459,55 @@ fn veild_toml(args: &InitArgs, core_config: &Path, database: &Path, socket: &Pat
     )
 }
 
-/// Writes `bytes` to `path` with exactly `mode`: into a temp file beside it, then renamed
-/// over it, so a reader never sees half a file.
-fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), Failure> {
+/// The id of `--core-group`, which must exist.
+fn core_group_id(name: &str) -> Result<u32, Failure> {
+    match nix::unistd::Group::from_name(name) {
+        Ok(Some(group)) => Ok(group.gid.as_raw()),
+        Ok(None) => Err(Failure::Local(format!(
+            "--core-group {name}: no such group; create it (groupadd --system {name}; \
+             scripts/install and the package do), or name a group veild's user and the core's \
+             user are both in; nothing was written"
+        ))),
+        Err(e) => Err(Failure::Local(format!(
+            "--core-group {name}: looking it up failed: {e}; nothing was written"
+        ))),
+    }
+}
+
+/// The core config's directory: created if missing, then given the shared group and mode
+/// 2770 (setgid). A shared directory (`/`, or sticky like `/tmp`) is refused before anything
+/// is written: its mode is not init's to change.
+fn check_core_dir(core_config: &Path) -> Result<&Path, Failure> {
+    let dir = core_config.parent().unwrap_or(Path::new("/"));
+    let sticky = fs::metadata(dir).is_ok_and(|m| m.mode() & 0o1000 != 0);
+    if dir.parent().is_none() || sticky {
+        return Err(usage(format!(
+            "--core-config {}: {} is shared by others; put the core config in a directory of \
+             its own (e.g. /usr/local/etc/xray), which init gives the core's group",
+            core_config.display(),
+            dir.display()
+        )));
+    }
+    Ok(dir)
+}
+
+fn prepare_core_dir(dir: &Path, gid: u32, group: &str) -> Result<(), Failure> {
+    let fail = |what: &str, e: std::io::Error| {
+        Failure::Local(format!(
+            "{what} {} (group {group}, mode {:o}): {e}; run veil init as root",
+            dir.display(),
+            layout::DIR_MODE
+        ))
+    };
+    fs::create_dir_all(dir).map_err(|e| fail("creating", e))?;
+    std::os::unix::fs::chown(dir, None, Some(gid)).map_err(|e| fail("setting the group of", e))?;
+    fs::set_permissions(dir, Permissions::from_mode(layout::DIR_MODE))
+        .map_err(|e| fail("setting the mode of", e))
+}
+
+/// Writes `bytes` to `path` with exactly `mode` (and group `gid`): into a temp file beside
+/// it, then renamed over it, so a reader never sees half a file.
+fn write_file(path: &Path, bytes: &[u8], mode: u32, gid: Option<u32>) -> Result<(), Failure> {
     let fail =
         |what: &str, e: std::io::Error| Failure::Local(format!("{what} {}: {e}", path.display()));
     if let Some(dir) = path.parent() {
@@ -464,6 +524,9 @@ fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), Failure> {
             .create_new(true)
             .mode(mode)
             .open(&temp)?;
+        if gid.is_some() {
+            std::os::unix::fs::fchown(&file, None, gid)?;
+        }
         // The umask may have narrowed the mode; set it exactly.
         file.set_permissions(Permissions::from_mode(mode))?;
         file.write_all(bytes)?;
@@ -481,6 +544,8 @@ fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), Failure> {
 pub fn run(args: &InitArgs, socket: &Path) -> Result<Written, Failure> {
     let plan = plan(args, socket)?;
     let w = &plan.written;
+    let gid = core_group_id(&args.core_group)?;
+    let core_dir = check_core_dir(&w.core_config)?;
     if !args.force {
         let existing: Vec<String> = [&w.core_config, &w.veild_config]
             .into_iter()
@@ -498,30 +563,40 @@ pub fn run(args: &InitArgs, socket: &Path) -> Result<Written, Failure> {
     let mut core = serde_json::to_vec_pretty(&plan.core_json)
         .map_err(|e| Failure::Local(format!("cannot render the core config: {e}")))?;
     core.push(b'\n');
-    write_file(&w.core_config, &core, CORE_CONFIG_MODE)?;
+    prepare_core_dir(core_dir, gid, &args.core_group)?;
+    write_file(&w.core_config, &core, CORE_CONFIG_MODE, Some(gid))?;
     write_file(
         &w.veild_config,
         plan.veild_toml.as_bytes(),
         VEILD_CONFIG_MODE,
+        None,
     )?;
     Ok(plan.written)
 }
 
 /// The summary for people.
 pub fn summary(w: &Written) -> String {
+    let dir = w.core_config.parent().unwrap_or(Path::new("/")).display();
     let mut out = match w.flavor {
         Flavor::Xray => format!(
-            "Wrote {} (Xray: VLESS + REALITY + Vision on port {}, mode 0600: it holds the \
-             private key)\n",
+            "Wrote {} (Xray: VLESS + REALITY + Vision on port {}; it holds the private key: \
+             mode 0640, group {})\n",
             w.core_config.display(),
-            w.port
+            w.port,
+            w.core_group
         ),
         Flavor::V2fly => format!(
-            "Wrote {} (v2ray 4.x: plain VLESS on port {}, for local trials only)\n",
+            "Wrote {} (v2ray 4.x: plain VLESS on port {}, for local trials only; mode 0640, \
+             group {})\n",
             w.core_config.display(),
-            w.port
+            w.port,
+            w.core_group
         ),
     };
+    out.push_str(&format!(
+        "Gave {dir} to group {} (mode 2770: veild replaces files there, the core reads them)\n",
+        w.core_group
+    ));
     out.push_str(&format!("Wrote {}\n", w.veild_config.display()));
     if let (Some(public_key), Some(short_id)) = (&w.public_key, &w.short_id) {
         out.push_str(&format!(
@@ -531,18 +606,19 @@ pub fn summary(w: &Written) -> String {
             w.target.as_deref().unwrap_or_default()
         ));
     }
-    let run_core = match w.flavor {
-        Flavor::Xray => format!("xray run -config {}", w.core_config.display()),
-        Flavor::V2fly => format!("v2ray -config {}", w.core_config.display()),
-    };
+    let unit = w.flavor.unit();
     out.push_str(&format!(
         "\nNext:\n\
-         1. Let veild's user write the core config and its directory (chown), and the core read it.\n\
-         2. Start the core: {run_core}\n\
-         3. Start veild: veild --config {}\n\
+         1. The core and veild join group {group}: scripts/install (or the package) puts \
+         SupplementaryGroups={group} in /etc/systemd/system/{unit}.d/{drop_in} and in \
+         veild.service.\n\
+         2. Restart the core: systemctl restart {unit}\n\
+         3. Start veild: systemctl start veild (or veild --config {veild})\n\
          4. Check the setup: veil doctor\n\
          5. Add a key and show it to a phone: veil key add alice && veil key qr alice\n",
-        w.veild_config.display()
+        group = w.core_group,
+        drop_in = layout::DROP_IN,
+        veild = w.veild_config.display()
     ));
     out
 }

@@ -40,6 +40,13 @@ fn main() -> ExitCode {
     // clap prints its own errors and exits 2 for usage mistakes, 0 for --help/--version.
     let cli = Cli::parse();
     let socket = cli.socket_path();
+    if let Some(path) = &cli.log_file
+        && let Err(message) = veil::logfile::start(path, &cli.log_level)
+    {
+        let failure = Failure::Usage(message);
+        let _ = io::stderr().write_all(failure.message().as_bytes());
+        return ExitCode::from(failure.exit_code());
+    }
     let result = match cli.command {
         Some(command) => run(command, &socket, cli.json),
         // No subcommand: the dashboard (on a terminal; elsewhere a usage error, exit 2).

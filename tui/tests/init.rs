@@ -57,12 +57,24 @@ fn s(p: &Path) -> &str {
 }
 
 /// `veil --json --socket S init … --core-config … --veild-config … --database …`.
+/// The group init gives the core config (this process's own: tests cannot rely on
+/// `xray-config` existing).
+fn own_group() -> String {
+    nix::unistd::Group::from_gid(nix::unistd::getegid())
+        .unwrap()
+        .unwrap()
+        .name
+}
+
 fn init(p: &Paths, extra: &[&str]) -> (i32, String, String) {
+    let group = own_group();
     let mut args = vec![
         "--json",
         "--socket",
         s(&p.socket),
         "init",
+        "--core-group",
+        &group,
         "--core-config",
         s(&p.core),
         "--veild-config",
@@ -124,7 +136,7 @@ fn v2fly_output_passes_v2ray_test() {
     assert!(String::from_utf8_lossy(&test.stdout).contains("Configuration OK."));
 
     let c = read_json(&p.core);
-    assert_eq!(mode(&p.core), 0o600);
+    assert_eq!(mode(&p.core), 0o640);
     // v2ray 4.x ignores api.listen: the API is a dokodemo-door inbound on loopback, routed
     // first to the api tag.
     assert!(c["api"].get("listen").is_none());
@@ -182,7 +194,11 @@ fn xray_output_has_every_required_field() {
     assert_eq!(code, 0, "{err}");
     let summary: Value = serde_json::from_str(&out).unwrap();
     let c = read_json(&p.core);
-    assert_eq!(mode(&p.core), 0o600, "the config holds the private key");
+    assert_eq!(
+        mode(&p.core),
+        0o640,
+        "the config holds the private key: owner and the core's group only"
+    );
 
     // API on loopback, with the services veild needs; stats and per-user stats on.
     assert_eq!(c["api"]["tag"], "api");
@@ -273,8 +289,11 @@ fn xray_output_has_every_required_field() {
 
     // The human summary says what to do next.
     let p2 = paths();
+    let group = own_group();
     let (code, human, _) = veil(&[
         "init",
+        "--core-group",
+        &group,
         "--host",
         "vpn.example.com",
         "--target",
@@ -324,7 +343,7 @@ fn existing_files_are_kept_unless_forced() {
     assert_eq!(code, 0, "{err}");
     let after = read_json(&p.core);
     assert_ne!(std::fs::read(&p.core).unwrap(), before, "a fresh keypair");
-    assert_eq!(mode(&p.core), 0o600);
+    assert_eq!(mode(&p.core), 0o640);
     assert!(after["inbounds"][0]["streamSettings"]["realitySettings"]["privateKey"].is_string());
 }
 
@@ -390,4 +409,67 @@ fn bad_flags_are_usage_errors() {
             "{extra:?} wrote files"
         );
     }
+}
+
+/// The layout the core's user reads through: the directory belongs to the shared group with
+/// mode 2770 (setgid), the file is 0640 in that group. A missing group or a shared
+/// directory is refused before anything is written.
+#[test]
+fn core_config_gets_the_shared_group_layout() {
+    use std::os::unix::fs::MetadataExt;
+    let p = paths();
+    let (code, _, err) = init(&p, &["--host", "127.0.0.1", "--flavor", "v2fly"]);
+    assert_eq!(code, 0, "{err}");
+    let gid = nix::unistd::getegid().as_raw();
+    let dir = std::fs::metadata(p.core.parent().unwrap()).unwrap();
+    assert_eq!(dir.mode() & 0o7777, 0o2770);
+    assert_eq!(dir.gid(), gid);
+    let file = std::fs::metadata(&p.core).unwrap();
+    assert_eq!((file.mode() & 0o7777, file.gid()), (0o640, gid));
+
+    let absent = paths();
+    let (code, _, err) = veil(&[
+        "init",
+        "--host",
+        "127.0.0.1",
+        "--flavor",
+        "v2fly",
+        "--core-group",
+        "veil-no-such-group",
+        "--core-config",
+        s(&absent.core),
+        "--veild-config",
+        s(&absent.veild),
+    ]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("--core-group veil-no-such-group: no such group")
+            && err.contains("groupadd --system veil-no-such-group"),
+        "{err}"
+    );
+    assert!(!absent.core.exists() && !absent.veild.exists());
+
+    let sticky = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(sticky.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let core = sticky.path().join("config.json");
+    let veild = sticky.path().join("veild.toml");
+    let group = own_group();
+    let (code, _, err) = veil(&[
+        "init",
+        "--host",
+        "127.0.0.1",
+        "--flavor",
+        "v2fly",
+        "--core-group",
+        &group,
+        "--core-config",
+        s(&core),
+        "--veild-config",
+        s(&veild),
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("is shared by others"), "{err}");
+    assert!(!core.exists() && !veild.exists());
+    let mode = std::fs::metadata(sticky.path()).unwrap().mode() & 0o7777;
+    assert_eq!(mode, 0o1777, "the shared directory's mode is not init's");
 }

@@ -22,6 +22,7 @@ use veil_shared::api::{Event, ResyncInfo};
 
 use crate::corefile::CoreFile;
 use crate::corelink::{CoreLink, RetryPolicy};
+use crate::metrics::Metrics;
 use crate::store::Store;
 pub use status::Status;
 
@@ -73,6 +74,7 @@ pub struct ApplierHandle {
     requested: Arc<AtomicU64>,
     done: watch::Receiver<u64>,
     settle_timeout: Duration,
+    metrics: Arc<Metrics>,
 }
 
 impl ApplierHandle {
@@ -80,11 +82,7 @@ impl ApplierHandle {
     /// the timeout passes). The caller then re-reads its keys: applied, or still pending.
     pub async fn settle(&self) {
         let target = self.requested.fetch_add(1, Ordering::SeqCst) + 1;
-        if self
-            .tx
-            .send(Command::Pass(crate::logging::request::current()))
-            .is_err()
-        {
+        if !self.send(Command::Pass(crate::logging::request::current())) {
             return; // stopping
         }
         let mut done = self.done.clone();
@@ -93,17 +91,27 @@ impl ApplierHandle {
 
     /// Asks for a pass without waiting.
     pub fn nudge(&self) {
-        let _ = self.tx.send(Command::Pass(None));
+        self.send(Command::Pass(None));
     }
 
     pub fn resync(&self, reason: ResyncReason) {
-        let _ = self.tx.send(Command::Resync(reason));
+        self.send(Command::Resync(reason));
     }
 
     /// Whether the applier's loop answers (between passes): false when it has stopped.
     pub async fn ping(&self) -> bool {
         let (answer, answered) = tokio::sync::oneshot::channel();
-        self.tx.send(Command::Ping(answer)).is_ok() && answered.await.is_ok()
+        self.send(Command::Ping(answer)) && answered.await.is_ok()
+    }
+
+    /// Queues `command`, counted in the queue depth; false when the applier has stopped.
+    fn send(&self, command: Command) -> bool {
+        self.metrics.applier_queued();
+        let sent = self.tx.send(command).is_ok();
+        if !sent {
+            self.metrics.applier_dequeued(1);
+        }
+        sent
     }
 }
 
@@ -117,6 +125,7 @@ pub struct Applier {
     pub status: Arc<Status>,
     pub events: broadcast::Sender<Event>,
     pub retry: RetryPolicy,
+    pub metrics: Arc<Metrics>,
 }
 
 /// Calls to the core in flight at once during a pass or a resync.
@@ -138,6 +147,7 @@ impl Applier {
             requested: Arc::clone(&requested),
             done,
             settle_timeout,
+            metrics: Arc::clone(&self.metrics),
         };
         let task = tokio::spawn(self.run(rx, requested, done_tx, shutdown));
         (handle, task)
@@ -202,6 +212,7 @@ impl Applier {
             while let Ok(cmd) = rx.try_recv() {
                 commands.push(cmd);
             }
+            self.metrics.applier_dequeued(commands.len());
             for cmd in commands {
                 match cmd {
                     Command::Resync(reason) => {
@@ -251,6 +262,7 @@ impl Applier {
             reason: reason.as_str().into(),
         };
         self.status.update(|s| s.last_resync = Some(info));
+        self.metrics.resynced(reason.as_str());
         true
     }
 }

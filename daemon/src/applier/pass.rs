@@ -117,6 +117,7 @@ impl Applier {
         if rows.is_empty() && !*file_dirty {
             return PassOutcome::Settled;
         }
+        let _timer = self.metrics.applier_pass_timer();
         // The file follows the desired state whether or not the core can be reached, so a
         // core restarted from it comes back with the right users; it is written while
         // the core calls are in flight.
@@ -275,6 +276,7 @@ impl Applier {
                 let writes = self.file.writes();
                 let written = matches!(outcome, crate::corefile::WriteOutcome::Written);
                 if written {
+                    self.metrics.config_written();
                     tracing::info!(path = %self.file.path().display(), clients = managed.len(), writes, "core config written");
                 }
                 self.status.update(|s| {
@@ -289,6 +291,7 @@ impl Applier {
             }
             Err(e) => {
                 tracing::error!(error = %e, "core config not written; the previous file stays");
+                self.metrics.config_write_failed();
                 self.status
                     .update(|s| s.config.last_error = Some(e.to_string()));
                 Some(e.is_transient())

@@ -1,6 +1,8 @@
 //! The gRPC channel to the core and the generic unary call.
 
-use std::time::Duration;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use prost::Message;
 use tonic::transport::{Channel, Endpoint};
@@ -34,6 +36,14 @@ impl Default for LinkOptions {
     }
 }
 
+/// Told how every call through the link went (metrics); the link keeps no figures itself.
+pub trait CallObserver: Send + Sync + std::fmt::Debug {
+    /// `call` is one of the link's fixed names (`add_user`, `remove_user`, `query_stats`,
+    /// `sys_stats`, …); `ok` is what the caller got, so a duplicate add or an absent
+    /// user's removal, which the link reports as done, counts as ok.
+    fn observe(&self, call: &'static str, ok: bool, took: Duration);
+}
+
 /// A cheap-to-clone handle on the core's API.
 ///
 /// The channel connects lazily and reconnects by itself, so a link can be made
@@ -44,6 +54,7 @@ pub struct CoreLink {
     channel: Channel,
     flavor: Flavor,
     call_timeout: Duration,
+    observer: Option<Arc<dyn CallObserver>>,
 }
 
 impl CoreLink {
@@ -59,7 +70,32 @@ impl CoreLink {
             channel: endpoint.connect_lazy(),
             flavor: opts.flavor,
             call_timeout: opts.call_timeout,
+            observer: None,
         })
+    }
+
+    /// The same link, telling `observer` about every call.
+    #[must_use]
+    pub fn with_observer(mut self, observer: Arc<dyn CallObserver>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// Runs one of the link's calls, named `call`, and tells the observer how it went. A
+    /// call the core's flavor lacks was never made, and is not told.
+    pub(super) async fn observed<T>(
+        &self,
+        call: &'static str,
+        run: impl Future<Output = Result<T, CoreError>>,
+    ) -> Result<T, CoreError> {
+        let started = Instant::now();
+        let result = run.await;
+        if let Some(observer) = &self.observer
+            && !matches!(result, Err(CoreError::Unsupported(_)))
+        {
+            observer.observe(call, result.is_ok(), started.elapsed());
+        }
+        result
     }
 
     /// The core flavor this link was configured for.

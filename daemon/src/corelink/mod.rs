@@ -25,7 +25,7 @@ mod users;
 pub use self::{
     error::CoreError,
     flavor::{Flavor, FlavorApi},
-    link::{CoreLink, LinkOptions},
+    link::{CallObserver, CoreLink, LinkOptions},
     retry::RetryPolicy,
     stats::SysStats,
     users::{AddOutcome, CoreUser, RemoveOutcome},

@@ -54,39 +54,49 @@ impl CoreLink {
         pattern: &str,
         reset: bool,
     ) -> Result<Vec<(String, i64)>, CoreError> {
-        let request = QueryStatsRequest {
-            pattern: pattern.to_owned(),
-            reset,
-        };
-        let reply: QueryStatsResponse = self.unary(STATS_SERVICE, "QueryStats", request).await?;
-        Ok(reply.stat.into_iter().map(|s| (s.name, s.value)).collect())
+        self.observed("query_stats", async {
+            let request = QueryStatsRequest {
+                pattern: pattern.to_owned(),
+                reset,
+            };
+            let reply: QueryStatsResponse =
+                self.unary(STATS_SERVICE, "QueryStats", request).await?;
+            Ok(reply.stat.into_iter().map(|s| (s.name, s.value)).collect())
+        })
+        .await
     }
 
     /// One counter by full name; `None` if it does not exist (yet). Cores
     /// report that as NOT_FOUND (new Xray) or UNKNOWN "... not found." (v2ray,
     /// old Xray).
     pub async fn stat(&self, name: &str, reset: bool) -> Result<Option<i64>, CoreError> {
-        let request = GetStatsRequest {
-            name: name.to_owned(),
-            reset,
-        };
-        match self
-            .unary::<_, GetStatsResponse>(STATS_SERVICE, "GetStats", request)
-            .await
-        {
-            Ok(reply) => Ok(Some(reply.stat.map_or(0, |s| s.value))),
-            Err(CoreError::Rejected { code, .. }) if code == Code::NotFound as i32 => Ok(None),
-            Err(e) if e.go_error_text().is_some_and(|m| m.ends_with("not found.")) => Ok(None),
-            Err(e) => Err(e),
-        }
+        self.observed("get_stats", async {
+            let request = GetStatsRequest {
+                name: name.to_owned(),
+                reset,
+            };
+            match self
+                .unary::<_, GetStatsResponse>(STATS_SERVICE, "GetStats", request)
+                .await
+            {
+                Ok(reply) => Ok(Some(reply.stat.map_or(0, |s| s.value))),
+                Err(CoreError::Rejected { code, .. }) if code == Code::NotFound as i32 => Ok(None),
+                Err(e) if e.go_error_text().is_some_and(|m| m.ends_with("not found.")) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
+        .await
     }
 
     /// The core's runtime figures; also the cheapest liveness probe.
     pub async fn sys_stats(&self) -> Result<SysStats, CoreError> {
-        let reply: SysStatsResponse = self
-            .unary(STATS_SERVICE, "GetSysStats", SysStatsRequest {})
-            .await?;
-        Ok(reply.into())
+        self.observed("sys_stats", async {
+            let reply: SysStatsResponse = self
+                .unary(STATS_SERVICE, "GetSysStats", SysStatsRequest {})
+                .await?;
+            Ok(reply.into())
+        })
+        .await
     }
 }
 
@@ -95,53 +105,59 @@ impl CoreLink {
     /// Xray v24.11.5+, with `statsUserOnline` in the user's policy level). `None` when the
     /// core has no online entry for the user (never connected since the core started).
     pub async fn online_count(&self, email: &str) -> Result<Option<u64>, CoreError> {
-        if self.flavor() == Flavor::V2fly {
-            return Err(CoreError::Unsupported(
-                "GetStatsOnline (needs Xray v24.11.5+)",
-            ));
-        }
-        let request = GetStatsRequest {
-            name: format!("user>>>{email}>>>online"),
-            reset: false,
-        };
-        match self
-            .unary::<_, GetStatsResponse>(STATS_SERVICE, "GetStatsOnline", request)
-            .await
-        {
-            Ok(reply) => Ok(Some(reply.stat.map_or(0, |s| s.value.max(0) as u64))),
-            Err(e) if is_not_found(&e) => Ok(None),
-            Err(e) => Err(e),
-        }
+        self.observed("online_count", async {
+            if self.flavor() == Flavor::V2fly {
+                return Err(CoreError::Unsupported(
+                    "GetStatsOnline (needs Xray v24.11.5+)",
+                ));
+            }
+            let request = GetStatsRequest {
+                name: format!("user>>>{email}>>>online"),
+                reset: false,
+            };
+            match self
+                .unary::<_, GetStatsResponse>(STATS_SERVICE, "GetStatsOnline", request)
+                .await
+            {
+                Ok(reply) => Ok(Some(reply.stat.map_or(0, |s| s.value.max(0) as u64))),
+                Err(e) if is_not_found(&e) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
+        .await
     }
 
     /// The source IPs of the user's open connections with when each was last seen (Unix
     /// seconds; GetStatsOnlineIpList, Xray v25.2.18+). `None` as for [`Self::online_count`].
     pub async fn online_ips(&self, email: &str) -> Result<Option<Vec<(String, i64)>>, CoreError> {
-        if self.flavor() == Flavor::V2fly {
-            return Err(CoreError::Unsupported(
-                "GetStatsOnlineIpList (needs Xray v25.2.18+)",
-            ));
-        }
-        let request = GetStatsRequest {
-            name: format!("user>>>{email}>>>online"),
-            reset: false,
-        };
-        match self
-            .unary::<_, GetStatsOnlineIpListResponse>(
-                STATS_SERVICE,
-                "GetStatsOnlineIpList",
-                request,
-            )
-            .await
-        {
-            Ok(reply) => {
-                let mut ips: Vec<(String, i64)> = reply.ips.into_iter().collect();
-                ips.sort();
-                Ok(Some(ips))
+        self.observed("online_ips", async {
+            if self.flavor() == Flavor::V2fly {
+                return Err(CoreError::Unsupported(
+                    "GetStatsOnlineIpList (needs Xray v25.2.18+)",
+                ));
             }
-            Err(e) if is_not_found(&e) => Ok(None),
-            Err(e) => Err(e),
-        }
+            let request = GetStatsRequest {
+                name: format!("user>>>{email}>>>online"),
+                reset: false,
+            };
+            match self
+                .unary::<_, GetStatsOnlineIpListResponse>(
+                    STATS_SERVICE,
+                    "GetStatsOnlineIpList",
+                    request,
+                )
+                .await
+            {
+                Ok(reply) => {
+                    let mut ips: Vec<(String, i64)> = reply.ips.into_iter().collect();
+                    ips.sort();
+                    Ok(Some(ips))
+                }
+                Err(e) if is_not_found(&e) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
+        .await
     }
 }
 

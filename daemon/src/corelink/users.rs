@@ -123,22 +123,25 @@ impl CoreLink {
         inbound_tag: &str,
         user: &CoreUser,
     ) -> Result<AddOutcome, CoreError> {
-        let op = AddUserOperation {
-            user: Some(user.to_proto(self.flavor())),
-        };
-        match self
-            .alter_inbound(inbound_tag, pack(self.flavor(), ADD_USER_OP, &op))
-            .await
-        {
-            Ok(()) => Ok(AddOutcome::Added),
-            Err(e)
-                if e.go_error_text()
-                    .is_some_and(|m| m.ends_with(DUPLICATE_SUFFIX)) =>
+        self.observed("add_user", async {
+            let op = AddUserOperation {
+                user: Some(user.to_proto(self.flavor())),
+            };
+            match self
+                .alter_inbound(inbound_tag, pack(self.flavor(), ADD_USER_OP, &op))
+                .await
             {
-                Ok(AddOutcome::AlreadyPresent)
+                Ok(()) => Ok(AddOutcome::Added),
+                Err(e)
+                    if e.go_error_text()
+                        .is_some_and(|m| m.ends_with(DUPLICATE_SUFFIX)) =>
+                {
+                    Ok(AddOutcome::AlreadyPresent)
+                }
+                Err(e) => Err(e),
             }
-            Err(e) => Err(e),
-        }
+        })
+        .await
     }
 
     /// Removes the user with `email` (case-insensitive) from the inbound.
@@ -148,63 +151,72 @@ impl CoreLink {
         inbound_tag: &str,
         email: &str,
     ) -> Result<RemoveOutcome, CoreError> {
-        let op = RemoveUserOperation {
-            email: email.to_owned(),
-        };
-        match self
-            .alter_inbound(inbound_tag, pack(self.flavor(), REMOVE_USER_OP, &op))
-            .await
-        {
-            Ok(()) => Ok(RemoveOutcome::Removed),
-            Err(e)
-                if e.go_error_text()
-                    .is_some_and(|m| m.ends_with(MISSING_SUFFIX)) =>
+        self.observed("remove_user", async {
+            let op = RemoveUserOperation {
+                email: email.to_owned(),
+            };
+            match self
+                .alter_inbound(inbound_tag, pack(self.flavor(), REMOVE_USER_OP, &op))
+                .await
             {
-                Ok(RemoveOutcome::WasAbsent)
+                Ok(()) => Ok(RemoveOutcome::Removed),
+                Err(e)
+                    if e.go_error_text()
+                        .is_some_and(|m| m.ends_with(MISSING_SUFFIX)) =>
+                {
+                    Ok(RemoveOutcome::WasAbsent)
+                }
+                Err(e) => Err(e),
             }
-            Err(e) => Err(e),
-        }
+        })
+        .await
     }
 
     /// All users of the inbound as the core currently holds them (Xray only).
     pub async fn inbound_users(&self, inbound_tag: &str) -> Result<Vec<CoreUser>, CoreError> {
-        if !self.flavor().supports_inbound_users() {
-            return Err(CoreError::Unsupported(
-                "GetInboundUsers (needs Xray v24.11.5+)",
-            ));
-        }
-        let request = GetInboundUserRequest {
-            tag: inbound_tag.to_owned(),
-            email: String::new(),
-        };
-        let reply: GetInboundUserResponse = self
-            .unary(HANDLER_SERVICE, "GetInboundUsers", request)
-            .await?;
-        let mut users = Vec::with_capacity(reply.users.len());
-        for user in reply.users {
-            if let Some(user) = CoreUser::from_proto(self.flavor(), user)? {
-                users.push(user);
+        self.observed("inbound_users", async {
+            if !self.flavor().supports_inbound_users() {
+                return Err(CoreError::Unsupported(
+                    "GetInboundUsers (needs Xray v24.11.5+)",
+                ));
             }
-        }
-        Ok(users)
+            let request = GetInboundUserRequest {
+                tag: inbound_tag.to_owned(),
+                email: String::new(),
+            };
+            let reply: GetInboundUserResponse = self
+                .unary(HANDLER_SERVICE, "GetInboundUsers", request)
+                .await?;
+            let mut users = Vec::with_capacity(reply.users.len());
+            for user in reply.users {
+                if let Some(user) = CoreUser::from_proto(self.flavor(), user)? {
+                    users.push(user);
+                }
+            }
+            Ok(users)
+        })
+        .await
     }
 
     /// Number of users in the inbound (Xray only); cheaper than listing them.
     pub async fn inbound_users_count(&self, inbound_tag: &str) -> Result<u64, CoreError> {
-        if !self.flavor().supports_inbound_users() {
-            return Err(CoreError::Unsupported(
-                "GetInboundUsersCount (needs Xray v24.11.5+)",
-            ));
-        }
-        let request = GetInboundUserRequest {
-            tag: inbound_tag.to_owned(),
-            email: String::new(),
-        };
-        let reply: GetInboundUsersCountResponse = self
-            .unary(HANDLER_SERVICE, "GetInboundUsersCount", request)
-            .await?;
-        u64::try_from(reply.count)
-            .map_err(|_| CoreError::Protocol(format!("negative user count {}", reply.count)))
+        self.observed("inbound_users_count", async {
+            if !self.flavor().supports_inbound_users() {
+                return Err(CoreError::Unsupported(
+                    "GetInboundUsersCount (needs Xray v24.11.5+)",
+                ));
+            }
+            let request = GetInboundUserRequest {
+                tag: inbound_tag.to_owned(),
+                email: String::new(),
+            };
+            let reply: GetInboundUsersCountResponse = self
+                .unary(HANDLER_SERVICE, "GetInboundUsersCount", request)
+                .await?;
+            u64::try_from(reply.count)
+                .map_err(|_| CoreError::Protocol(format!("negative user count {}", reply.count)))
+        })
+        .await
     }
 }
 

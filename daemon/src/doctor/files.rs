@@ -1,14 +1,12 @@
-//! The core's config file on the machine: readable and parseable, writable by veild (with
-//! its directory), not world-readable, and accepted by the core's own `-test`.
+//! The core's config file on the machine: readable and parseable, not world-readable, and
+//! accepted by the core's own `-test` (who may read and replace it: `access`).
 
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
 
-use nix::unistd::{AccessFlags, Uid, access};
 use serde_json::Value;
 use veil_shared::api::Finding;
 
-use super::names::{CORE_CONFIG, CORE_CONFIG_MODE, CORE_CONFIG_WRITABLE, CORE_TEST, TEST_TIMEOUT};
+use super::names::{CORE_CONFIG, CORE_CONFIG_MODE, CORE_TEST, TEST_TIMEOUT};
 use crate::config::Config;
 use crate::corefile;
 
@@ -35,42 +33,6 @@ pub(super) async fn read_core_config(config: &Config, out: &mut Vec<Finding>) ->
                 "repair the file (the latest good version is in its .bak.* backups beside it)",
             ));
             None
-        }
-    }
-}
-
-/// Whether this process may write `path` (for the directory: create, rename and delete
-/// files in it, which a rewrite and its backups need).
-fn writable(path: &Path) -> Result<(), String> {
-    access(path, AccessFlags::W_OK).map_err(|e| e.desc().to_owned())
-}
-
-pub(super) fn check_writable(config: &Config, out: &mut Vec<Finding>) {
-    let path = &config.core.config;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let uid = Uid::effective();
-    for (what, target) in [("the core config", path.as_path()), ("its directory", dir)] {
-        if !target.exists() {
-            continue; // reported by core_config
-        }
-        if let Err(reason) = writable(target) {
-            out.push(Finding::error(
-                CORE_CONFIG_WRITABLE,
-                format!(
-                    "veild (uid {uid}) cannot write {what} {}: {reason}; keys would stay pending \
-                     and a restarted core would lose them",
-                    target.display()
-                ),
-                format!(
-                    "give veild's user write access to {} and {} (e.g. chown veild's user on both), \
-                     or run veild as their owner",
-                    path.display(),
-                    dir.display()
-                ),
-            ));
         }
     }
 }

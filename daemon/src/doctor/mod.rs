@@ -9,13 +9,16 @@
 //! The checks, one concern a file:
 //! - `config` (with `api`, `routing`, `stats`, `inbound`, `reality`): the checks of the
 //!   core's config, pure functions of its JSON and [`CoreFacts`];
-//! - `files`: the config file on the machine (readable, writable, mode, the core's `-test`);
+//! - `files`: the config file on the machine (readable, mode, the core's `-test`);
+//! - `access` (with `unit`): veild can replace the file, and the core's user (from its
+//!   systemd unit) can read it;
 //! - `names`: the stable names of the machine checks and their bounds;
 //! - `system`: the socket group, the database's integrity, the socket's permissions.
 //!
 //! The report's wire types (`DoctorReport`, `Finding`, `Severity`) are in veil-shared: the
 //! `doctor` socket method returns them.
 
+mod access;
 mod api;
 mod config;
 mod facts;
@@ -26,6 +29,7 @@ mod reality;
 mod routing;
 mod stats;
 mod system;
+mod unit;
 
 use std::path::Path;
 use veil_shared::api::{DoctorReport, Finding};
@@ -57,7 +61,9 @@ pub async fn run(config: &Config, db: Db<'_>) -> DoctorReport {
         files::check_config_mode(config, &root, &mut report.findings);
     }
     checked.push(CORE_CONFIG_WRITABLE);
-    files::check_writable(config, &mut report.findings);
+    access::check_replace(config, live, &mut report.findings).await;
+    checked.push(CORE_ACCESS);
+    access::check_core_access(config, &mut report.findings).await;
     checked.push(CORE_TEST);
     files::check_core_test(config, &mut report.findings).await;
     checked.push(DATABASE);

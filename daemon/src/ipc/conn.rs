@@ -25,6 +25,7 @@ use veil_shared::rpc::{
 use super::auth::{Access, Peer};
 use super::dispatch;
 use super::limits::{Budget, Refusal, RefusalLog};
+use crate::metrics::UNKNOWN_METHOD;
 use crate::service::Service;
 
 pub struct Context {
@@ -44,6 +45,7 @@ enum Incoming {
 }
 
 pub async fn serve(stream: Stream, ctx: Context) {
+    let _open = ctx.service.metrics().socket_connection();
     let peer = match stream.peer_creds() {
         Ok(creds) => Peer {
             uid: creds.euid().unwrap_or(u32::MAX),
@@ -190,10 +192,13 @@ async fn handle<W: AsyncWrite + Unpin>(
     events: &mut Option<broadcast::Receiver<Event>>,
     write: &mut W,
 ) -> std::io::Result<()> {
+    let started = std::time::Instant::now();
+    let metrics = ctx.service.metrics();
     let line = match msg {
         Incoming::Line(line) => line,
         Incoming::TooLong(bytes) => {
             tracing::warn!(bytes, "refused an oversize request line");
+            metrics.socket_request(UNKNOWN_METHOD, false, started.elapsed());
             let err = RpcError::invalid_request(format!(
                 "request line of {bytes} bytes is over the {MAX_LINE_BYTES}-byte limit"
             ));
@@ -202,7 +207,10 @@ async fn handle<W: AsyncWrite + Unpin>(
     };
     let (envelope, id) = match parse_envelope(&line) {
         Ok(parsed) => parsed,
-        Err((id, err)) => return send(write, &ResponseEnvelope::err(id, err)).await,
+        Err((id, err)) => {
+            metrics.socket_request(UNKNOWN_METHOD, false, started.elapsed());
+            return send(write, &ResponseEnvelope::err(id, err)).await;
+        }
     };
     let req = crate::logging::request::next();
     let span = tracing::info_span!("request", req, id = %id.as_ref().map_or_else(|| "-".to_owned(), std::string::ToString::to_string), method = %envelope.method);
@@ -222,6 +230,7 @@ async fn handle<W: AsyncWrite + Unpin>(
     }
     .instrument(span)
     .await;
+    metrics.socket_request(&envelope.method, outcome.is_ok(), started.elapsed());
     let Some(id) = id else {
         return Ok(()); // a notification: executed, never answered
     };

@@ -9,10 +9,12 @@
 //! - `traffic`: traffic reads, on-demand sync and resets.
 //! - `info`: health, doctor, audit, share links and client configs.
 //! - [`backup`]: database backups, on demand and scheduled.
+//! - `metrics`: what a scrape of `/metrics` reads at that moment (keys by state, the core).
 
 pub mod backup;
 mod info;
 mod keys;
+mod metrics;
 mod pipeline;
 mod traffic;
 
@@ -25,6 +27,7 @@ use veil_shared::api::Event;
 use crate::applier::{ApplierHandle, Status};
 use crate::config::Config;
 pub use crate::error::{ErrorKind, ServiceError};
+use crate::metrics::Metrics;
 use crate::store::Store;
 
 /// How many events a slow watcher may fall behind before it is told it lagged.
@@ -42,6 +45,7 @@ pub struct Service {
     status: Arc<Status>,
     started: Instant,
     traffic: crate::traffic::Traffic,
+    metrics: Arc<Metrics>,
 }
 
 impl Service {
@@ -52,6 +56,7 @@ impl Service {
         applier: ApplierHandle,
         status: Arc<Status>,
         traffic: crate::traffic::Traffic,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             store,
@@ -61,7 +66,13 @@ impl Service {
             status,
             started: Instant::now(),
             traffic,
+            metrics,
         }
+    }
+
+    /// The daemon's metrics, for front ends to count their requests in.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// A feed of every event from now on (key changes, traffic, lag notices).

@@ -322,6 +322,31 @@ pub fn pending_count(conn: &Connection) -> Result<u64, StoreError> {
     Ok(n.max(0) as u64)
 }
 
+/// Keys by state and, for disabled ones, why (`None`: no reason recorded).
+pub fn counts_by_reason(
+    conn: &Connection,
+) -> Result<Vec<(KeyState, Option<DisableReason>, u64)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT state, disable_reason, count(*) FROM keys GROUP BY state, disable_reason",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, Option<String>>(1)?,
+            r.get::<_, i64>(2)?,
+        ))
+    })?;
+    let mut counts = Vec::new();
+    for row in rows {
+        let (state, reason, n) = row?;
+        if let Some(state) = KeyState::parse(&state) {
+            let reason = reason.as_deref().and_then(DisableReason::parse);
+            counts.push((state, reason, n.max(0) as u64));
+        }
+    }
+    Ok(counts)
+}
+
 /// Gives a key a new UUID. The core keeps the old one until the applier swaps it.
 pub fn rotate(conn: &Connection, key: &KeyRef) -> Result<Key, StoreError> {
     let current = get_live(conn, key)?;

@@ -120,6 +120,7 @@ impl Poller {
 
     /// One cycle; `Err` when the core could not be read (maintenance still ran).
     pub async fn cycle(&mut self) -> Result<CycleReport, ServiceError> {
+        let _timer = self.shared.metrics.traffic_cycle_timer();
         let started = Instant::now();
         self.cycles += 1;
         let full_check = self.cycles % FULL_CHECK_EVERY == 1;
@@ -135,6 +136,10 @@ impl Poller {
         let written = Instant::now();
         let done = self.commit(&rows, &epoch, new_epoch, full_check).await?;
         let db_us = written.elapsed().as_micros() as u64;
+        let (up, down) = rows.iter().fold((0u64, 0u64), |(u, d), r| {
+            (u.saturating_add(r.d_uplink), d.saturating_add(r.d_downlink))
+        });
+        self.shared.metrics.traffic_accounted(up, down);
         let span_ms = self.last_read.map(|prev| (read.read_at - prev).max(1));
         self.last_read = Some(read.read_at);
 

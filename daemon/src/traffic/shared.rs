@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::{broadcast, oneshot};
 use veil_shared::api::Event;
@@ -11,6 +11,7 @@ use veil_shared::traffic::CycleReport;
 use super::config::TrafficConfig;
 use crate::applier::ApplierHandle;
 use crate::corelink::CoreLink;
+use crate::metrics::Metrics;
 use crate::store::Store;
 
 /// What the service layer and the poller share: rates of the last cycle and its report.
@@ -33,6 +34,7 @@ pub struct Shared {
     /// The core's config file, read for its online-statistics policy.
     pub core_config: PathBuf,
     pub live: Mutex<Live>,
+    pub metrics: Arc<Metrics>,
 }
 
 impl Shared {

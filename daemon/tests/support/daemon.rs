@@ -494,10 +494,13 @@ pub struct RawClient {
 
 impl RawClient {
     pub fn connect(socket: &Path) -> RawClient {
+        Self::connect_waiting(socket, START_TIMEOUT)
+    }
+
+    /// A client whose reads wait up to `timeout` (a slow method: a backup of a big database).
+    pub fn connect_waiting(socket: &Path, timeout: Duration) -> RawClient {
         let stream = UnixStream::connect(socket).expect("connect to veild");
-        stream
-            .set_read_timeout(Some(START_TIMEOUT))
-            .expect("timeout");
+        stream.set_read_timeout(Some(timeout)).expect("timeout");
         let writer = stream.try_clone().expect("clone");
         RawClient {
             reader: BufReader::new(stream),

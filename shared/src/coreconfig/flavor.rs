@@ -38,6 +38,15 @@ impl Flavor {
     pub fn has_reality(self) -> bool {
         matches!(self, Flavor::Xray)
     }
+
+    /// The systemd unit that runs this core where its installer put one (the official Xray
+    /// installer's `xray.service`, the v2fly packages' `v2ray.service`).
+    pub fn unit(self) -> &'static str {
+        match self {
+            Flavor::Xray => "xray.service",
+            Flavor::V2fly => "v2ray.service",
+        }
+    }
 }
 
 impl fmt::Display for Flavor {

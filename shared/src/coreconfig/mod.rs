@@ -6,6 +6,7 @@
 //!   port, listen, the flow every key gets, its clients, and its stream settings
 //!   ([`StreamSettings`], with [`RealitySettings`] when it speaks REALITY).
 //! - [`Flavor`]: which core reads the config (Xray or Debian's v2ray 4.x).
+//! - [`layout`]: who may read and replace the file on a server (group, modes, the fix).
 //! - What Veil writes and recommends: [`MIN_CLIENT_VERSION`], [`PHONE_POLICY_VALUES`].
 //!
 //! Everything here is pure: values in, values out, no I/O. The reader is strict where the
@@ -17,6 +18,7 @@ mod client;
 mod flavor;
 mod inbound;
 mod json;
+pub mod layout;
 mod stream;
 mod text;
 

@@ -36,6 +36,15 @@ pub struct Cli {
     #[arg(long, global = true, help_heading = "Global options")]
     pub json: bool,
 
+    /// The dashboard's own log: append to FILE (created 0600) the connections to veild,
+    /// the calls and their failures. Off by default; never written to the terminal.
+    #[arg(long, value_name = "FILE", env = "VEIL_LOG_FILE")]
+    pub log_file: Option<PathBuf>,
+
+    /// The level of `--log-file`: error, warn, info, debug, trace, or a filter.
+    #[arg(long, value_name = "LEVEL", default_value = "info", env = "VEIL_LOG")]
+    pub log_level: String,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }

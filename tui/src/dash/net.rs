@@ -44,13 +44,14 @@ async fn run(socket: PathBuf, tx: mpsc::Sender<Msg>, mut cmds: mpsc::UnboundedRe
         match outcome {
             Ok(()) => return,
             Err(error) => {
+                if was_up {
+                    delay = RETRY_FIRST;
+                }
+                tracing::warn!(%error, retry_ms = delay.as_millis(), "no connection to veild");
                 if tx.send(Msg::Disconnected { error }).await.is_err() {
                     return;
                 }
             }
-        }
-        if was_up {
-            delay = RETRY_FIRST;
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(RETRY_MAX);
@@ -91,6 +92,7 @@ async fn session(
         Ok(parts) => parts,
         Err(e) => return (Err(e.to_string()), false),
     };
+    tracing::info!(socket = %socket.display(), %version, "connected to veild");
     if tx.send(Msg::Connected { version }).await.is_err() {
         return (Ok(()), true);
     }
@@ -151,7 +153,14 @@ async fn call<M: Method>(
     params: M,
     broken: &mut Option<String>,
 ) -> Result<M::Output, CallError> {
-    client.call(params).await.map_err(|e| call_error(e, broken))
+    let started = std::time::Instant::now();
+    let result = client.call(params).await.map_err(|e| call_error(e, broken));
+    let ms = started.elapsed().as_millis();
+    match &result {
+        Ok(_) => tracing::debug!(method = M::NAME, ms, "call"),
+        Err(e) => tracing::warn!(method = M::NAME, ms, error = %e.message, "call failed"),
+    }
+    result
 }
 
 /// Makes one call. Long on purpose: one short arm per [`Cmd`], each mapping a call to its
