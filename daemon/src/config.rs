@@ -10,6 +10,8 @@ use serde::Deserialize;
 
 use veil_shared::coreconfig::Flavor;
 
+pub mod http;
+
 pub const DEFAULT_PATH: &str = "/etc/veil/veild.toml";
 
 /// The socket's mode: owner and `socket_group` read and write, nobody else.
@@ -42,6 +44,9 @@ pub struct Config {
     /// An optional Prometheus endpoint; absent: no listener.
     #[serde(default)]
     pub metrics: Option<MetricsConfig>,
+    /// The optional HTTP API; absent (or without `listen`): no listener.
+    #[serde(default)]
+    pub http: Option<http::HttpConfig>,
 }
 
 /// `[metrics]` in `veild.toml`: when present, veild serves Prometheus text on
@@ -117,6 +122,55 @@ pub struct CoreConfig {
 pub struct PublicConfig {
     /// The host clients dial: a DNS name or an IP address, without scheme or port.
     pub host: String,
+    /// Where subscription URLs start (`https://vpn.example.com/sub/`): a key's URL is this
+    /// plus its token. Absent: `veil key sub` prints the path `/sub/TOKEN` alone.
+    #[serde(default)]
+    pub subscription_base: Option<String>,
+    /// `profile-update-interval` of subscriptions, in hours.
+    #[serde(default = "public_defaults::update_hours")]
+    pub subscription_update_hours: u32,
+    /// `support-url` of subscriptions.
+    #[serde(default)]
+    pub support_url: Option<String>,
+    /// `profile-web-page-url` of subscriptions.
+    #[serde(default)]
+    pub web_page_url: Option<String>,
+}
+
+mod public_defaults {
+    pub fn update_hours() -> u32 {
+        12
+    }
+}
+
+impl PublicConfig {
+    /// Checks the subscription settings: each URL an `http(s)://` URL a header can carry,
+    /// the interval from 1 hour to a year. On error: the key, its value and the problem.
+    pub fn check_subscription(&self) -> Result<(), (&'static str, String, &'static str)> {
+        use veil_shared::subscription::headers::header_url_ok;
+        let urls = [
+            ("public.subscription_base", &self.subscription_base),
+            ("public.support_url", &self.support_url),
+            ("public.web_page_url", &self.web_page_url),
+        ];
+        for (key, url) in urls {
+            if let Some(url) = url.as_deref().filter(|u| !header_url_ok(u)) {
+                return Err((
+                    key,
+                    format!("{url:?}"),
+                    "must be an http:// or https:// URL without spaces, quotes or control characters",
+                ));
+            }
+        }
+        if !(1..=8784).contains(&self.subscription_update_hours) {
+            return Err((
+                "public.subscription_update_hours",
+                self.subscription_update_hours.to_string(),
+                "must be from 1 to 8784 (hours)",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// `[connections]` in `veild.toml`; every value has a default.
@@ -352,6 +406,15 @@ impl Config {
         })?;
         config.validate(path)?;
         config.validate_metrics(path)?;
+        if let Some(Err((key, value, problem))) = config.http.as_ref().map(http::HttpConfig::check)
+        {
+            return Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                key,
+                value,
+                problem,
+            });
+        }
         Ok(config)
     }
 
@@ -428,6 +491,14 @@ impl Config {
             check_unit(unit).map_err(|p| bad("core.unit", unit, p))?;
         }
         check_host(&self.public.host).map_err(|p| bad("public.host", &self.public.host, p))?;
+        if let Err((key, value, problem)) = self.public.check_subscription() {
+            return Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                key,
+                value,
+                problem: problem.to_owned(),
+            });
+        }
         if let Err((key, value, problem)) = self.core.check_ranges() {
             return Err(bad(key, &value, &problem));
         }
@@ -603,7 +674,7 @@ host = "vpn.example.com"
 }
 
 #[cfg(test)]
-mod traffic_table_tests {
+mod table_tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use std::path::Path;
@@ -638,22 +709,6 @@ mod traffic_table_tests {
             let err = parse(text).unwrap_err();
             assert!(err.contains(needle), "{needle:?} not in {err:?}");
         }
-    }
-}
-
-#[cfg(test)]
-mod metrics_table_tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
-
-    use std::path::Path;
-
-    use super::Config;
-
-    const BASE: &str = "[core]\nflavor = \"v2fly\"\n[public]\nhost = \"1.2.3.4\"\n";
-
-    fn parse(extra: &str) -> Result<Config, String> {
-        Config::parse(&format!("{BASE}{extra}"), Path::new("/etc/veil/veild.toml"))
-            .map_err(|e| e.to_string())
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Start-up and shutdown, in order: config → access rule → metrics listener (if set) →
+//! Start-up and shutdown, in order: config → access rule → metrics and HTTP listeners (if set) →
 //! store → core config file → adoption → applier and health watcher → socket → ready →
 //! serve until SIGTERM/SIGINT → drain connections → finish the applier's pass → remove the
 //! socket → close the store.
@@ -31,15 +31,11 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     // The group is resolved first: a missing one stops the daemon before it touches state.
     let access =
         Arc::new(ipc::auth::Access::new(&config.socket_group).map_err(anyhow::Error::msg)?);
-    if nix::unistd::geteuid().is_root() {
-        tracing::warn!(
-            "veild runs as root, which it does not need: run it as its own user (the unit in \
-             scripts/systemd runs it as `veil`, with the core's config group)"
-        );
-    }
+    warn_if_root();
     // Before anything opens a file: the descriptor budget is derived from the limit.
     let fd_limit = ipc::limits::raise_fd_limit();
     let metrics_listener = bind_metrics(&config).await?;
+    let http_listener = crate::http::bind(config.http.as_ref()).await?;
     let running = Running::start(config).await?;
     let fair = ipc::Fairness {
         budget: ipc::limits::Budget::new(&running.config.connections, fd_limit),
@@ -74,6 +70,7 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
         .await
         .unwrap_or_else(|why| format!("stuck: {why}"));
     running.serve_metrics(metrics_listener);
+    let http_task = running.serve_http(http_listener);
     crate::notify::ready(&status);
     tokio::spawn(crate::notify::run(
         Arc::clone(&running.service),
@@ -96,6 +93,7 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     .await;
 
     crate::notify::stopping();
+    stop_http(http_task).await;
     tracker.close();
     if tokio::time::timeout(DRAIN_TIMEOUT, tracker.wait())
         .await
@@ -129,6 +127,24 @@ async fn bind_metrics(config: &Config) -> anyhow::Result<Option<tokio::net::TcpL
     }
     tracing::info!(%addr, "serving metrics on GET /metrics");
     Ok(Some(listener))
+}
+
+fn warn_if_root() {
+    if nix::unistd::geteuid().is_root() {
+        tracing::warn!(
+            "veild runs as root, which it does not need: run it as its own user (the unit in \
+             scripts/systemd runs it as `veil`, with the core's config group)"
+        );
+    }
+}
+
+/// Waits for the HTTP listener to stop (it stops taking connections at the stop signal).
+async fn stop_http(task: Option<tokio::task::JoinHandle<()>>) {
+    if let Some(task) = task
+        && tokio::time::timeout(DRAIN_TIMEOUT, task).await.is_err()
+    {
+        tracing::warn!("the HTTP listener did not stop in time");
+    }
 }
 
 /// `veild.toml`, and everything checked before serving (see [`crate::startup`]).
@@ -202,6 +218,17 @@ impl Running {
                 self.shutdown.clone(),
             ));
         }
+    }
+
+    /// Serves the HTTP API on `bound` (when `[http] listen` is set) until the stop.
+    fn serve_http(&self, bound: Option<crate::http::Bound>) -> Option<tokio::task::JoinHandle<()>> {
+        bound.map(|bound| {
+            tokio::spawn(crate::http::serve(
+                bound,
+                Arc::clone(&self.service),
+                self.shutdown.clone(),
+            ))
+        })
     }
 
     /// Stops the background tasks (each finishes what it is in, for at most 15 s) and

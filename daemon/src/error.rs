@@ -15,6 +15,8 @@ pub enum ErrorKind {
     Conflict,
     /// The core cannot be reached and the request needs it now.
     CoreUnavailable,
+    /// No valid credentials: an API token that is unknown, revoked or expired.
+    Unauthorized,
     /// Something failed inside the daemon, or it is stopping; the log has details.
     Internal,
 }
@@ -26,6 +28,7 @@ impl ErrorKind {
             ErrorKind::NotFound => "not_found",
             ErrorKind::Conflict => "conflict",
             ErrorKind::CoreUnavailable => "core_unavailable",
+            ErrorKind::Unauthorized => "unauthorized",
             ErrorKind::Internal => "internal",
         }
     }

@@ -18,8 +18,11 @@
 //! - [`traffic`]: the stats poller, exact per-key accounting, history, limits and expiry.
 //! - [`startup`]: what is checked before veild serves (test command, REALITY, writable dirs).
 //! - [`share`]: each key's share link and client config (`key.link`, `key.config`).
+//! - [`subscribe`]: `GET /sub/{token}`: subscription bodies for phone apps and the page for browsers.
 //! - [`doctor`]: the setup checks behind `doctor` and `veild --doctor`.
 //! - [`metrics`]: Prometheus metrics, and the optional `/metrics` listener.
+//! - [`http`]: the optional HTTP API (API tokens, limits, one route per service call).
+//! - [`httpserve`]: the bounded HTTP/1 accept loop both listeners share.
 
 pub mod adopt;
 pub mod applier;
@@ -29,6 +32,8 @@ pub mod corelink;
 pub mod daemon;
 pub mod doctor;
 pub mod error;
+pub mod http;
+pub mod httpserve;
 pub mod ipc;
 pub mod logging;
 pub mod metrics;
@@ -38,5 +43,6 @@ pub mod service;
 pub mod share;
 pub mod startup;
 pub mod store;
+pub mod subscribe;
 pub mod traffic;
 pub mod watcher;

@@ -28,26 +28,7 @@ const CONVERGE: Duration = Duration::from_secs(60);
 const BODY_LEN: usize = 256 * 1024;
 
 /// Every metric veild documents, with its type as the text format names it.
-const EXPECTED: [(&str, &str); 18] = [
-    ("veild_build_info", "gauge"),
-    ("veild_keys", "gauge"),
-    ("veild_keys_pending", "gauge"),
-    ("veild_core_up", "gauge"),
-    ("veild_core_uptime_seconds", "gauge"),
-    ("veild_core_calls_total", "counter"),
-    ("veild_core_call_duration_seconds", "histogram"),
-    ("veild_applier_queue_depth", "gauge"),
-    ("veild_applier_pass_duration_seconds", "histogram"),
-    ("veild_core_config_writes_total", "counter"),
-    ("veild_core_config_write_failures_total", "counter"),
-    ("veild_core_resyncs_total", "counter"),
-    ("veild_drift_repairs_total", "counter"),
-    ("veild_traffic_cycle_duration_seconds", "histogram"),
-    ("veild_traffic_bytes_total", "counter"),
-    ("veild_socket_requests_total", "counter"),
-    ("veild_socket_request_duration_seconds", "histogram"),
-    ("veild_socket_connections", "gauge"),
-];
+const EXPECTED: [(&str, &str); 18] = veild::metrics::DOCUMENTED;
 
 // ---------------------------------------------------------------------------------------
 // A tiny HTTP/1.1 client and a parser of the text format

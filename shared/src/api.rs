@@ -10,6 +10,9 @@ use serde_json::Value;
 pub use crate::actor::{Actor, DaemonTask};
 use crate::model::{Key, KeyRef, KeyState};
 use crate::rpc::{ErrorCode, RpcError};
+pub use crate::token::{
+    AuthFailure, HttpHealth, TokenAdd, TokenAdded, TokenInfo, TokenList, TokenPage, TokenRevoke,
+};
 pub use crate::traffic::{
     CycleReport, KeyTraffic, KeyTrafficDetail, ResetSchedule, TrafficEvent, TrafficGet,
     TrafficHistory, TrafficHistoryPage, TrafficList, TrafficPage, TrafficResetParams, TrafficSync,
@@ -111,6 +114,9 @@ methods! {
     KeyLink(KeyLink) = "key.link" -> KeyLinkResult;
     /// A complete client config (JSON) for Xray-based clients.
     KeyConfig(KeyConfig) = "key.config" -> KeyConfigResult;
+    /// The key's subscription URL (made when it has none; `rotate` replaces it, `revoke`
+    /// ends it).
+    KeySub(KeySub) = "key.sub" -> KeySubResult;
     /// Inspects the setup (core config, database, socket) and reports each problem with its fix.
     Doctor(DoctorParams) = "doctor" -> DoctorReport;
     Health(HealthParams) = "health" -> Health;
@@ -127,6 +133,11 @@ methods! {
     TrafficHistory(TrafficHistory) = "traffic.history" -> TrafficHistoryPage;
     /// A consistent copy of the database, taken while writes go on, verified, 0600.
     Backup(BackupParams) = "backup" -> BackupResult;
+    /// Makes an API token for the HTTP API; the answer holds its secret, shown this once.
+    TokenAdd(TokenAdd) = "token.add" -> TokenAdded;
+    TokenList(TokenList) = "token.list" -> TokenPage;
+    /// Revokes an API token at once (its row stays for the audit trail).
+    TokenRevoke(TokenRevoke) = "token.revoke" -> TokenInfo;
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -295,6 +306,32 @@ pub struct KeyConfigResult {
     pub config: Value,
 }
 
+/// A key's subscription URL: shown (made if the key has none), replaced (`rotate`: the old
+/// URL stops working at once) or ended (`revoke`). Deleted keys have none (`conflict`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeySub {
+    pub key: KeyRef,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rotate: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub revoke: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KeySubResult {
+    pub key_id: i64,
+    /// The whole URL (`[public] subscription_base` and the token), or `/sub/TOKEN` when
+    /// no base is configured; `None` once revoked.
+    pub url: Option<String>,
+    /// The secret part of the URL; `None` once revoked.
+    pub token: Option<String>,
+    /// When the current token was made (Unix seconds).
+    pub created_at: Option<i64>,
+    /// True when this call revoked the token (or it was already revoked).
+    pub revoked: bool,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DoctorParams {}
@@ -347,6 +384,9 @@ pub struct Health {
     /// The core's config file as Veil keeps it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<ConfigFileHealth>,
+    /// The HTTP API's listener, when `[http]` is on (boxed: most daemons have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<Box<HttpHealth>>,
 }
 
 /// The last full re-add of every active key into the core (at start, after a core restart).

@@ -13,8 +13,10 @@
 //! - [`realitykey`]: REALITY's X25519 keys and short ids (read by the core-config model).
 //! - [`reality`]: REALITY keys (X25519) and the endpoint clients dial, built from that model.
 //! - [`link`]: `vless://` share links; [`clientconfig`]: client configs; [`qr`]: QR codes.
+//! - [`subscription`]: subscription bodies (base64 links, sing-box, mihomo, Xray) and headers.
 //! - [`doctor`]: the doctor's report on the wire (the checks run in the daemon).
 //! - [`logline`]: log lines that cannot forge lines, reach a terminal raw or leak a UUID.
+//! - [`token`]: API tokens of the HTTP API and its part of `health`.
 
 pub mod actor;
 pub mod api;
@@ -30,6 +32,8 @@ pub mod qr;
 pub mod reality;
 pub mod realitykey;
 pub mod rpc;
+pub mod subscription;
+pub mod token;
 pub mod traffic;
 pub mod validate;
 

@@ -70,6 +70,30 @@ pub fn render(data: &str, colors: Colors) -> Result<Qr, QrError> {
     })
 }
 
+/// `data` as a standalone SVG image (dark modules on white, a 4-module quiet zone, error
+/// correction M), for web pages: no script, no external reference, scales to its box.
+pub fn svg(data: &str) -> Result<String, QrError> {
+    let code =
+        QrCode::with_error_correction_level(data.as_bytes(), EcLevel::M).map_err(|e| QrError {
+            bytes: data.len(),
+            reason: e.to_string(),
+        })?;
+    let width = code.width();
+    let size = width + 8;
+    let mut path = String::new();
+    for (index, color) in code.to_colors().iter().enumerate() {
+        if *color == qrcode::Color::Dark {
+            let (x, y) = (index % width + 4, index / width + 4);
+            path.push_str(&format!("M{x} {y}h1v1h-1z"));
+        }
+    }
+    Ok(format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {size} {size}\" \
+         shape-rendering=\"crispEdges\"><rect width=\"{size}\" height=\"{size}\" \
+         fill=\"#fff\"/><path fill=\"#000\" d=\"{path}\"/></svg>"
+    ))
+}
+
 fn draw(code: &QrCode, colors: Colors) -> Qr {
     let (dark, light) = match colors {
         Colors::DarkTerminal => (Dense1x2::Light, Dense1x2::Dark),

@@ -164,6 +164,17 @@ fn sample_requests() -> Vec<Request> {
             to: Some("/var/lib/veil/backups/veil-é 🦊.db".into()),
         }
         .into(),
+        TokenAdd {
+            name: "billing".into(),
+            read_only: true,
+            expires_at: Some(1_801_439_999),
+        }
+        .into(),
+        TokenList {}.into(),
+        TokenRevoke {
+            name: "billing".into(),
+        }
+        .into(),
     ];
     for resolution in [Resolution::Minute, Resolution::Hour, Resolution::Day] {
         out.push(
@@ -196,6 +207,14 @@ fn sample_requests() -> Vec<Request> {
                 key: key.clone(),
                 socks_port: Some(1080),
                 http_port: Some(u16::MAX),
+            }
+            .into(),
+        );
+        out.push(
+            KeySub {
+                key: key.clone(),
+                rotate: true,
+                revoke: false,
             }
             .into(),
         );
@@ -236,6 +255,7 @@ fn method_is_sampled(request: &Request) {
         | Request::KeyRotate(_)
         | Request::KeyLink(_)
         | Request::KeyConfig(_)
+        | Request::KeySub(_)
         | Request::Doctor(_)
         | Request::Health(_)
         | Request::Watch(_)
@@ -245,7 +265,10 @@ fn method_is_sampled(request: &Request) {
         | Request::TrafficSync(_)
         | Request::TrafficReset(_)
         | Request::TrafficHistory(_)
-        | Request::Backup(_) => {}
+        | Request::Backup(_)
+        | Request::TokenAdd(_)
+        | Request::TokenList(_)
+        | Request::TokenRevoke(_) => {}
     }
 }
 
@@ -317,6 +340,16 @@ fn sample_health(full: bool) -> Health {
             last_write_at: Some(1_795_700_000),
             last_error: Some("test command failed".into()),
             unmanaged_clients: vec!["legacy@example".into()],
+        }),
+        http: full.then(|| {
+            Box::new(veil_shared::api::HttpHealth {
+                listen: "127.0.0.1:8080".into(),
+                requests_last_minute: 12,
+                auth_failures: vec![veil_shared::api::AuthFailure {
+                    at: 1_795_708_000,
+                    remote: "203.0.113.9".into(),
+                }],
+            })
         }),
     }
 }
@@ -566,7 +599,7 @@ fn method_names_match_the_method_trait() {
 
 #[test]
 fn missing_params_read_as_an_empty_object() {
-    let optional_only: [(&str, Request); 9] = [
+    let optional_only: [(&str, Request); 10] = [
         ("hello", HelloParams::default().into()),
         ("key.list", KeyList::default().into()),
         ("health", HealthParams {}.into()),
@@ -576,6 +609,7 @@ fn missing_params_read_as_an_empty_object() {
         ("traffic.sync", TrafficSync {}.into()),
         ("doctor", DoctorParams {}.into()),
         ("backup", BackupParams::default().into()),
+        ("token.list", TokenList {}.into()),
     ];
     for (method, empty) in optional_only.iter().cloned() {
         assert_eq!(Request::parse(method, None).unwrap(), empty, "{method}");
@@ -909,6 +943,40 @@ fn every_result_round_trips() {
         rotated: vec!["/var/lib/veil/backups/veil-20261125T153000Z.db".into()],
     });
     mark(BackupParams::NAME);
+    result_round_trip::<KeySub>(&KeySubResult {
+        key_id: 7,
+        url: Some("https://vpn.example.com/sub/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into()),
+        token: Some("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into()),
+        created_at: Some(1_795_700_000),
+        revoked: false,
+    });
+    result_round_trip::<KeySub>(&KeySubResult {
+        key_id: 7,
+        url: None,
+        token: None,
+        created_at: None,
+        revoked: true,
+    });
+    mark(KeySub::NAME);
+    let token = TokenInfo {
+        name: "billing".into(),
+        read_only: false,
+        created_at: 1_795_700_000,
+        expires_at: Some(1_801_439_999),
+        revoked_at: None,
+        last_used_at: Some(1_795_708_000),
+    };
+    result_round_trip::<TokenAdd>(&TokenAdded {
+        token: token.clone(),
+        secret: "veil_0123456789abcdef".into(),
+    });
+    mark(TokenAdd::NAME);
+    result_round_trip::<TokenList>(&TokenPage {
+        tokens: vec![token.clone()],
+    });
+    mark(TokenList::NAME);
+    result_round_trip::<TokenRevoke>(&token);
+    mark(TokenRevoke::NAME);
 
     let methods: BTreeSet<&str> = Request::METHODS.iter().copied().collect();
     assert_eq!(covered, methods, "a method's result has no sample");

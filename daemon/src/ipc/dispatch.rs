@@ -23,6 +23,7 @@ pub async fn call(service: &Service, actor: &Actor, request: Request) -> Result<
         Request::KeyRotate(p) => reply(service.rotate(actor, p.key).await),
         Request::KeyLink(p) => reply(service.link(p).await),
         Request::KeyConfig(p) => reply(service.config(p).await),
+        Request::KeySub(p) => reply(service.key_sub(actor, p).await),
         Request::Doctor(_) => reply(Ok(service.doctor().await)),
         Request::Health(_) => reply(Ok(service.health().await)),
         Request::AuditList(p) => reply(service.audit(p).await),
@@ -32,6 +33,9 @@ pub async fn call(service: &Service, actor: &Actor, request: Request) -> Result<
         Request::TrafficReset(p) => reply(service.traffic_reset(actor, p).await),
         Request::TrafficHistory(p) => reply(service.traffic_history(p).await),
         Request::Backup(p) => reply(service.backup(actor, p).await),
+        Request::TokenAdd(p) => reply(service.token_add(actor, p).await),
+        Request::TokenList(_) => reply(service.token_list().await),
+        Request::TokenRevoke(p) => reply(service.token_revoke(actor, p).await),
         Request::Hello(_) | Request::Watch(_) => Err(RpcError::new(
             ErrorCode::Internal,
             "hello and watch are answered by the connection",
@@ -52,6 +56,8 @@ pub fn wire_error(e: ServiceError) -> RpcError {
         ErrorKind::NotFound => ErrorCode::NotFound,
         ErrorKind::Conflict => ErrorCode::Conflict,
         ErrorKind::CoreUnavailable => ErrorCode::CoreUnavailable,
+        // Only the HTTP API authenticates; the socket has no such error of its own.
+        ErrorKind::Unauthorized => ErrorCode::Forbidden,
         ErrorKind::Internal => ErrorCode::Internal,
     };
     RpcError::new(code, e.message)

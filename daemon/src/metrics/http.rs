@@ -16,10 +16,8 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use super::Metrics;
@@ -66,48 +64,20 @@ pub async fn serve<C: Collect>(
         source,
         collecting: Mutex::new(()),
     }));
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    loop {
-        let permit = tokio::select! {
-            () = shutdown.cancelled() => break,
-            permit = Arc::clone(&slots).acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => break,
-            },
-        };
-        let stream = tokio::select! {
-            () = shutdown.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    // EMFILE and friends pass: log, breathe, keep serving.
-                    tracing::warn!(error = %e, "metrics: accepting a connection failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        let service = TowerToHyperService::new(app.clone());
-        let shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            let connection = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEAD_TIMEOUT)
-                .keep_alive(false)
-                .max_buf_size(16 * 1024)
-                .serve_connection(TokioIo::new(stream), service);
-            tokio::select! {
-                served = tokio::time::timeout(CONNECTION_TIMEOUT, connection) => {
-                    if let Ok(Err(e)) = served {
-                        tracing::debug!(error = %e, "metrics: connection ended with an error");
-                    }
-                }
-                () = shutdown.cancelled() => {}
-            }
-            drop(permit);
-        });
-    }
-    tracing::debug!("metrics listener stopped");
+    crate::httpserve::serve(
+        listener,
+        app,
+        crate::httpserve::Bounds {
+            max_connections: MAX_CONNECTIONS,
+            head_timeout: HEAD_TIMEOUT,
+            connection_timeout: CONNECTION_TIMEOUT,
+            keep_alive: false,
+            max_buf: 16 * 1024,
+            name: "metrics",
+        },
+        shutdown,
+    )
+    .await;
 }
 
 fn router<C: Collect>(scrape: Arc<Scrape<C>>) -> Router {

@@ -27,6 +27,29 @@ use prometheus_client::registry::{Registry, Unit};
 /// not a request at all): a client's string never becomes a label.
 pub const UNKNOWN_METHOD: &str = "unknown";
 
+/// Every metric veild exports, with its type as the text format names it (the README's
+/// table, the tests and the Grafana dashboard use exactly these).
+pub const DOCUMENTED: [(&str, &str); 18] = [
+    ("veild_build_info", "gauge"),
+    ("veild_keys", "gauge"),
+    ("veild_keys_pending", "gauge"),
+    ("veild_core_up", "gauge"),
+    ("veild_core_uptime_seconds", "gauge"),
+    ("veild_core_calls_total", "counter"),
+    ("veild_core_call_duration_seconds", "histogram"),
+    ("veild_applier_queue_depth", "gauge"),
+    ("veild_applier_pass_duration_seconds", "histogram"),
+    ("veild_core_config_writes_total", "counter"),
+    ("veild_core_config_write_failures_total", "counter"),
+    ("veild_core_resyncs_total", "counter"),
+    ("veild_drift_repairs_total", "counter"),
+    ("veild_traffic_cycle_duration_seconds", "histogram"),
+    ("veild_traffic_bytes_total", "counter"),
+    ("veild_socket_requests_total", "counter"),
+    ("veild_socket_request_duration_seconds", "histogram"),
+    ("veild_socket_connections", "gauge"),
+];
+
 /// Bounds (seconds) of the latency histograms: one core call, one socket request.
 const CALL_BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
@@ -451,26 +474,7 @@ mod tests {
         m.socket_request("key.create", true, Duration::from_millis(1));
         m.resynced("start");
         let text = m.encode().unwrap();
-        for (name, kind) in [
-            ("veild_build_info", "gauge"),
-            ("veild_keys", "gauge"),
-            ("veild_keys_pending", "gauge"),
-            ("veild_core_up", "gauge"),
-            ("veild_core_uptime_seconds", "gauge"),
-            ("veild_core_calls_total", "counter"),
-            ("veild_core_call_duration_seconds", "histogram"),
-            ("veild_applier_queue_depth", "gauge"),
-            ("veild_applier_pass_duration_seconds", "histogram"),
-            ("veild_core_config_writes_total", "counter"),
-            ("veild_core_config_write_failures_total", "counter"),
-            ("veild_core_resyncs_total", "counter"),
-            ("veild_drift_repairs_total", "counter"),
-            ("veild_traffic_cycle_duration_seconds", "histogram"),
-            ("veild_traffic_bytes_total", "counter"),
-            ("veild_socket_requests_total", "counter"),
-            ("veild_socket_request_duration_seconds", "histogram"),
-            ("veild_socket_connections", "gauge"),
-        ] {
+        for (name, kind) in DOCUMENTED {
             let line = format!("# TYPE {name} {kind}\n");
             assert!(text.contains(&line), "{line:?} missing from:\n{text}");
         }

@@ -174,6 +174,7 @@ impl Service {
             pending,
             refused,
             config: Some(status.config),
+            http: self.http_report.get().map(|report| Box::new(report.http())),
         }
     }
 }

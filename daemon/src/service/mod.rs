@@ -8,14 +8,18 @@
 //! - `keys`: key operations (create, bulk, get, list, update, state changes, rotate).
 //! - `traffic`: traffic reads, on-demand sync and resets.
 //! - `info`: health, doctor, audit, share links and client configs.
+//! - [`subs`]: subscription tokens (`key.sub`) and the lookup behind `GET /sub/{token}`.
 //! - [`backup`]: database backups, on demand and scheduled.
 //! - `metrics`: what a scrape of `/metrics` reads at that moment (keys by state, the core).
+//! - `tokens`: API tokens of the HTTP API (add, list, revoke, authenticate).
 
 pub mod backup;
 mod info;
 mod keys;
 mod metrics;
 mod pipeline;
+pub mod subs;
+mod tokens;
 mod traffic;
 
 use std::sync::Arc;
@@ -46,6 +50,14 @@ pub struct Service {
     started: Instant,
     traffic: crate::traffic::Traffic,
     metrics: Arc<Metrics>,
+    /// The HTTP API's figures for `health`, once its listener runs.
+    http_report: std::sync::OnceLock<Arc<dyn HttpReport>>,
+}
+
+/// What a front end other than the socket tells `health` about itself (the HTTP API's
+/// listener). Defined here so the service never depends on a front end.
+pub trait HttpReport: Send + Sync {
+    fn http(&self) -> veil_shared::api::HttpHealth;
 }
 
 impl Service {
@@ -67,6 +79,14 @@ impl Service {
             started: Instant::now(),
             traffic,
             metrics,
+            http_report: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Lets `health` report the HTTP listener (called once, when it starts).
+    pub fn attach_http(&self, report: Arc<dyn HttpReport>) {
+        if self.http_report.set(report).is_err() {
+            tracing::warn!("an HTTP listener was attached twice; keeping the first");
         }
     }
 

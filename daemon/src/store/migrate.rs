@@ -41,6 +41,14 @@ const MIGRATIONS: &[(&str, Step)] = &[
         "0006_apply_error",
         Sql(include_str!("../../migrations/0006_apply_error.sql")),
     ),
+    (
+        "0007_api_tokens",
+        Sql(include_str!("../../migrations/0007_api_tokens.sql")),
+    ),
+    (
+        "0008_subscriptions",
+        Sql(include_str!("../../migrations/0008_subscriptions.sql")),
+    ),
 ];
 
 /// The schema version this build writes.

@@ -12,6 +12,8 @@ pub mod backup;
 mod error;
 pub mod keys;
 mod migrate;
+pub mod subs;
+pub mod tokens;
 
 pub use error::StoreError;
 

@@ -54,6 +54,28 @@ pub enum KeyCommand {
     Config(ConfigArgs),
     /// Draw the key's share link as a QR code, for a phone to scan.
     Qr(QrArgs),
+    /// Print the key's subscription URL (made if it has none) and its QR code; phone apps
+    /// refresh the profile from it by themselves.
+    Sub(SubArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SubArgs {
+    /// The key's id, UUID or name.
+    #[arg(value_name = "KEY", value_parser = values::key_ref)]
+    pub key: KeyRef,
+    /// Replace the URL: the old one stops working at once.
+    #[arg(long, conflicts_with = "revoke")]
+    pub rotate: bool,
+    /// End the URL: fetching it answers 404 (`veil key sub KEY` later makes a new one).
+    #[arg(long)]
+    pub revoke: bool,
+    /// Draw the QR code for a light-background terminal.
+    #[arg(long)]
+    pub invert: bool,
+    /// Print the URL only, without the QR code.
+    #[arg(long)]
+    pub no_qr: bool,
 }
 
 #[derive(Debug, Args)]

@@ -13,6 +13,7 @@ use veil_shared::model::KeyRef;
 use veil_shared::{DEFAULT_SOCKET, SOCKET_ENV};
 
 pub mod key;
+pub mod token;
 pub mod traffic;
 pub mod values;
 
@@ -74,6 +75,9 @@ pub enum Command {
     Health,
     /// Show recorded changes, newest first.
     Audit(AuditArgs),
+    /// API tokens of veild's HTTP API: add (prints the secret once), list, revoke.
+    #[command(subcommand)]
+    Token(self::token::TokenCommand),
     /// Print key events as they happen, until veild closes or Ctrl-C.
     Watch,
     /// Per-key traffic: totals, live rates, history, resets (default: the list).
@@ -295,6 +299,24 @@ mod tests {
         assert_usage_error(
             &["key", "list", "--limit", "-1"],
             ErrorKind::UnknownArgument,
+        );
+    }
+
+    #[test]
+    fn token_commands_parse() {
+        let cli = parse(&["token", "add", "billing", "--read-only", "--expires", "30d"]).unwrap();
+        let Some(Command::Token(self::token::TokenCommand::Add(add))) = cli.command else {
+            panic!("not token add");
+        };
+        assert_eq!(add.name, "billing");
+        assert!(add.read_only);
+        assert!(add.expires.and_then(|e| e.0).is_some());
+        assert!(parse(&["token", "list"]).is_ok());
+        assert!(parse(&["token", "revoke", "billing"]).is_ok());
+        assert_usage_error(&["token", "revoke"], ErrorKind::MissingRequiredArgument);
+        assert_usage_error(
+            &["token", "add", "x", "--expires", "soon"],
+            ErrorKind::ValueValidation,
         );
     }
 

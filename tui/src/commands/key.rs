@@ -49,6 +49,7 @@ pub async fn run(session: &mut Session<'_>, cmd: KeyCommand) -> Result<Reply, Fa
         KeyCommand::Link(arg) => return share::link(session, arg).await,
         KeyCommand::Config(args) => return share::config(session, args).await,
         KeyCommand::Qr(args) => return share::qr(session, args).await,
+        KeyCommand::Sub(args) => return share::sub(session, args).await,
         KeyCommand::Rotate(arg) => {
             let (raw, key) = session.call(KeyRotate { key: arg.key }).await?;
             (raw, key, Change::Rotated)

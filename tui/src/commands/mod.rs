@@ -1,7 +1,7 @@
 //! Runs one command: connect, make the call, print the result (JSON or for people).
 //!
 //! One file per command group ([`key`], [`traffic`], [`share`], [`audit`], [`doctor`],
-//! [`health`], [`watch`]); each makes its calls through a [`Session`] and hands back a [`Reply`] (or,
+//! [`health`], [`watch`], [`token`]); each makes its calls through a [`Session`] and hands back a [`Reply`] (or,
 //! for the streaming and checking ones, writes itself). They use the layers below them
 //! (`cli`, `session`, `output`, `sink`, `failure`), never this module; only [`key`] uses
 //! a sibling ([`share`], for `key link|config|qr`).
@@ -20,6 +20,7 @@ pub mod doctor;
 pub mod health;
 pub mod key;
 pub mod share;
+pub mod token;
 pub mod traffic;
 pub mod watch;
 
@@ -72,6 +73,7 @@ pub async fn execute(
         Command::Key(cmd) => key::run(&mut session, cmd).await?,
         Command::Health => return health::run(&mut session, json, out).await,
         Command::Audit(args) => audit::run(&mut session, args).await?,
+        Command::Token(cmd) => token::run(&mut session, cmd).await?,
         Command::Traffic(args) => traffic::run(&mut session, args).await?,
         Command::Watch => return watch::run(&mut session, json, out).await,
         Command::Doctor => return doctor::run(&mut session, json, out).await,

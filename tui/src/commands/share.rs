@@ -1,9 +1,10 @@
-//! `veil key link|config|qr`: a key's share link, client config and QR code.
+//! `veil key link|config|qr|sub`: a key's share link, client config, QR code and
+//! subscription URL.
 
-use veil_shared::api::{KeyConfig, KeyGet, KeyLink};
+use veil_shared::api::{KeyConfig, KeyGet, KeyLink, KeySub};
 use veil_shared::qr::{self, Colors};
 
-use crate::cli::key::{ConfigArgs, KeyArg, QrArgs};
+use crate::cli::key::{ConfigArgs, KeyArg, QrArgs, SubArgs};
 use crate::failure::Failure;
 use crate::output::share;
 use crate::session::{Reply, Session};
@@ -42,5 +43,30 @@ pub async fn qr(session: &mut Session<'_>, args: QrArgs) -> Result<Reply, Failur
     let code = qr::render(&result.link, colors)
         .map_err(|e| Failure::Local(format!("{e}; use `veil key link` instead")))?;
     let human = share::qr(&code, &key, &result.link);
+    Ok(Reply { raw, human })
+}
+
+/// The subscription URL and its QR code; `--revoke` says it ended.
+pub async fn sub(session: &mut Session<'_>, args: SubArgs) -> Result<Reply, Failure> {
+    let (raw, result) = session
+        .call(KeySub {
+            key: args.key.clone(),
+            rotate: args.rotate,
+            revoke: args.revoke,
+        })
+        .await?;
+    let (_, key) = session.call(KeyGet { key: args.key }).await?;
+    let code = match result.url.as_deref() {
+        Some(url) if !args.no_qr => {
+            let colors = if args.invert {
+                Colors::Inverted
+            } else {
+                Colors::DarkTerminal
+            };
+            qr::render(url, colors).ok()
+        }
+        _ => None,
+    };
+    let human = share::sub(&result, &key, code.as_ref(), args.rotate);
     Ok(Reply { raw, human })
 }

@@ -82,6 +82,8 @@ pub enum LinkPurpose {
     Detail,
     Copy,
     Qr,
+    /// The key's subscription URL (`key.sub`, made when the key has none), for the QR popup.
+    SubQr,
 }
 
 /// A change made from the dashboard, for the confirmation it gets.

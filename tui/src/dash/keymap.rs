@@ -32,6 +32,7 @@ pub enum Intent {
     ResetTraffic,
     CopyLink,
     Qr,
+    SubQr,
     FinerHistory,
     CoarserHistory,
     Refresh,
@@ -276,6 +277,13 @@ pub const BINDINGS: &[Binding] = &[
         scope: Scope::Keys,
         intent: Intent::Qr,
         help: "link as QR code",
+    },
+    Binding {
+        chords: &[key('u')],
+        keys: "u",
+        scope: Scope::Keys,
+        intent: Intent::SubQr,
+        help: "subscription QR code",
     },
     Binding {
         chords: &[key('['), key('-')],

@@ -10,14 +10,14 @@ use tokio::task::JoinHandle;
 use veil_shared::api::AuditList;
 use veil_shared::api::{
     HealthParams, HelloParams, HelloResult, KeyDelete, KeyDisable, KeyEnable, KeyLink, KeyList,
-    Method, TrafficGet, TrafficHistory, TrafficList, TrafficResetParams,
+    KeySub, Method, TrafficGet, TrafficHistory, TrafficList, TrafficResetParams,
 };
 use veil_shared::client::{Client, ClientError};
 use veil_shared::model::KeyRef;
 use veil_shared::rpc::ErrorCode;
 use veil_shared::traffic::Resolution;
 
-use super::event::{Action, CallError, Cmd, Msg, Reply, TodaySum};
+use super::event::{Action, CallError, Cmd, LinkPurpose, Msg, Reply, TodaySum};
 
 /// How `veil` introduces itself in `hello`.
 const CLIENT_NAME: &str = concat!("veil dashboard ", env!("CARGO_PKG_VERSION"));
@@ -208,6 +208,24 @@ async fn perform(client: &mut Client, cmd: Cmd) -> (Reply, Option<String>) {
                 result: call(client, params, b).await,
             }
         }
+        Cmd::Link {
+            id,
+            purpose: LinkPurpose::SubQr,
+        } => Reply::Link {
+            id,
+            purpose: LinkPurpose::SubQr,
+            result: call(
+                client,
+                KeySub {
+                    key: KeyRef::Id(id),
+                    rotate: false,
+                    revoke: false,
+                },
+                b,
+            )
+            .await
+            .map(|r| r.url.unwrap_or_default()),
+        },
         Cmd::Link { id, purpose } => Reply::Link {
             id,
             purpose,

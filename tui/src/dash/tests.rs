@@ -96,6 +96,7 @@ fn health(status: CoreStatus) -> Health {
             last_error: None,
             unmanaged_clients: vec![],
         }),
+        http: None,
     }
 }
 
@@ -344,6 +345,25 @@ fn calls(out: &Outcome) -> Vec<Cmd> {
 #[test]
 fn overview() {
     snap("overview", |_| {});
+}
+
+#[test]
+fn overview_shows_the_http_api_when_on() {
+    let mut app = fixture(Theme::COLOR, 120, 40);
+    let mut h = health(CoreStatus::Up);
+    h.http = Some(Box::new(veil_shared::api::HttpHealth {
+        listen: "127.0.0.1:8080".into(),
+        requests_last_minute: 42,
+        auth_failures: vec![veil_shared::api::AuthFailure {
+            at: NOW - 5,
+            remote: "203.0.113.9".into(),
+        }],
+    }));
+    app.health = Some(h);
+    let terminal = render(&app, 120, 40);
+    let buf = terminal.backend().buffer();
+    assert!(find(buf, "http 127.0.0.1:8080 · 42/min").is_some());
+    assert!(find(buf, "· 1 fail").is_some());
 }
 
 #[test]
@@ -903,6 +923,35 @@ fn toggle_reset_copy_and_qr_act_on_the_selected_key() {
     assert!(matches!(app.popup, Some(Popup::Qr { id: 3, .. })));
     press(&mut app, KeyCode::Esc);
     assert!(app.popup.is_none());
+    // The subscription URL: asked for (made if the key has none), shown as a QR code.
+    let out = press(&mut app, KeyCode::Char('u'));
+    assert_eq!(
+        calls(&out),
+        vec![Cmd::Link {
+            id: 3,
+            purpose: super::event::LinkPurpose::SubQr
+        }]
+    );
+    update(
+        &mut app,
+        Msg::Reply(Box::new(Reply::Link {
+            id: 3,
+            purpose: super::event::LinkPurpose::SubQr,
+            result: Ok("https://vpn.example.com/sub/x".into()),
+        })),
+    );
+    let Some(Popup::Qr {
+        id: 3, link, name, ..
+    }) = &app.popup
+    else {
+        panic!("no QR popup: {:?}", app.popup)
+    };
+    assert!(name.ends_with("subscription URL"), "{name}");
+    assert_eq!(
+        link,
+        &Load::Ready("https://vpn.example.com/sub/x".to_owned())
+    );
+    press(&mut app, KeyCode::Esc);
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 use veil::format::{self, plural};
 use veil::text::one_line;
-use veil_shared::api::{ConfigFileHealth, CoreHealth, CoreStatus, Health};
+use veil_shared::api::{ConfigFileHealth, CoreHealth, CoreStatus, Health, HttpHealth};
 
 use super::table::labelled;
 
@@ -75,7 +75,33 @@ pub fn health(h: &Health) -> String {
     if let Some(c) = &h.config {
         config_rows(c, &mut rows);
     }
+    if let Some(http) = &h.http {
+        http_rows(http, &mut rows);
+    }
     labelled(&rows)
+}
+
+/// The HTTP API's rows: where it listens, its load, the last refused authentication.
+fn http_rows(http: &HttpHealth, rows: &mut Vec<(&'static str, String)>) {
+    rows.push((
+        "http api",
+        format!(
+            "listening on {}, {} in the last minute",
+            one_line(&http.listen),
+            plural(http.requests_last_minute, "request", "requests")
+        ),
+    ));
+    if let Some(last) = http.auth_failures.first() {
+        rows.push((
+            "auth failed",
+            format!(
+                "{} recently, last at {} from {}",
+                http.auth_failures.len(),
+                format::utc_minute(last.at),
+                one_line(&last.remote)
+            ),
+        ));
+    }
 }
 
 /// The core config file's rows: where, how often written, what went wrong, what is kept.
@@ -152,6 +178,7 @@ mod tests {
             pending: 0,
             refused: 0,
             config: None,
+            http: None,
         }
     }
 
@@ -184,5 +211,27 @@ pending:  0 keys
         );
         assert!(out.contains("core error: connection refused\n"), "{out}");
         assert!(out.contains("pending:    2 keys (not yet reflected in the core)\n"));
+    }
+
+    #[test]
+    fn health_shows_the_http_api() {
+        let mut h = sample_health();
+        h.http = Some(Box::new(HttpHealth {
+            listen: "127.0.0.1:8080".into(),
+            requests_last_minute: 1,
+            auth_failures: vec![veil_shared::api::AuthFailure {
+                at: 1_795_708_980,
+                remote: "203.0.113.9\x1b[2J".into(),
+            }],
+        }));
+        let out = health(&h);
+        assert!(
+            out.contains(
+                "http api:    listening on 127.0.0.1:8080, 1 request in the last minute\n"
+            ),
+            "{out}"
+        );
+        assert!(out.contains("auth failed: 1 recently, last at "), "{out}");
+        assert!(!out.contains('\x1b'), "{out}");
     }
 }

@@ -2,7 +2,8 @@
 //! (ending in a newline) so tests can pin it. Nothing here does IO or talks to veild.
 //!
 //! - [`table`]: aligned tables and `label: value` blocks (the others build on it).
-//! - [`key`], [`health`], [`audit`], [`traffic`], [`share`]: one file per command group.
+//! - [`key`], [`health`], [`audit`], [`traffic`], [`share`], [`token`]: one file per command
+//!   group.
 //! - [`watch`]: event lines (uses [`key`] and [`traffic`]).
 //!
 //! Sizes, times and states come from [`veil::format`]; every daemon string is made safe
@@ -15,6 +16,7 @@ pub mod health;
 pub mod key;
 pub mod share;
 pub mod table;
+pub mod token;
 pub mod traffic;
 pub mod watch;
 

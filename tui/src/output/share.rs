@@ -1,7 +1,8 @@
-//! `veil key link|config|qr` for people.
+//! `veil key link|config|qr|sub` for people.
 
 use serde_json::Value;
 use veil::text::one_line;
+use veil_shared::api::KeySubResult;
 use veil_shared::model::Key;
 use veil_shared::qr::{Qr, TERMINAL_COLUMNS};
 
@@ -32,5 +33,37 @@ pub fn qr(code: &Qr, key: &Key, link: &str) -> String {
         key.id,
         one_line(&key.name)
     ));
+    out
+}
+
+/// The subscription URL (its QR code first, when drawn), or that it was revoked.
+pub fn sub(result: &KeySubResult, key: &Key, code: Option<&Qr>, rotated: bool) -> String {
+    let name = one_line(&key.name);
+    let Some(url) = result.url.as_deref() else {
+        return format!(
+            "key {} '{name}': subscription URL revoked; fetching it answers 404\n",
+            key.id
+        );
+    };
+    let mut out = String::new();
+    if let Some(code) = code {
+        out.push_str(&format!("{}\n\n", code.text));
+    }
+    if rotated {
+        out.push_str(&format!(
+            "key {} '{name}': new subscription URL (the old one stopped working):\n",
+            key.id
+        ));
+    } else {
+        out.push_str(&format!("key {} '{name}': subscription URL:\n", key.id));
+    }
+    out.push_str(url);
+    out.push('\n');
+    if url.starts_with('/') {
+        out.push_str(
+            "(set [public] subscription_base in veild.toml, e.g. \"https://vpn.example.com/sub/\", \
+             to get whole URLs)\n",
+        );
+    }
     out
 }

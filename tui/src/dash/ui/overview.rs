@@ -14,8 +14,10 @@ use crate::text;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let tall = area.height >= 30;
+    // One more line in the veild panel when the HTTP API is on.
+    let http = app.health.as_ref().is_some_and(|h| h.http.is_some());
     let [top, traffic, busiest] = Layout::vertical([
-        Constraint::Length(6),
+        Constraint::Length(if http { 7 } else { 6 }),
         Constraint::Length(if tall { 10 } else { 6 }),
         Constraint::Min(3),
     ])
@@ -126,7 +128,7 @@ fn daemon_panel(frame: &mut Frame, area: Rect, app: &App) {
             ])
         }
     };
-    let lines = vec![
+    let mut lines = vec![
         Line::from(vec![
             label("pending", app),
             pending,
@@ -142,6 +144,19 @@ fn daemon_panel(frame: &mut Frame, area: Rect, app: &App) {
             Span::styled(format!(" · pid {}", h.pid), t.dim()),
         ]),
     ];
+    if let Some(http) = &h.http {
+        let fails = http.auth_failures.len();
+        lines.push(Line::from(vec![
+            label("http", app),
+            Span::raw(text::one_line(&http.listen).into_owned()),
+            Span::styled(format!(" · {}/min", http.requests_last_minute), t.dim()),
+            if fails > 0 {
+                Span::styled(format!(" · {fails} fail"), t.warn())
+            } else {
+                Span::raw("")
+            },
+        ]));
+    }
     let title = format!("veild {}", h.version);
     frame.render_widget(Paragraph::new(lines).block(block(&title, app)), area);
 }

@@ -440,7 +440,7 @@ pub(super) fn link_reply(
                 d.link = Load::from_result(result);
             }
         }
-        LinkPurpose::Qr => {
+        LinkPurpose::Qr | LinkPurpose::SubQr => {
             if let Some(Popup::Qr {
                 id: shown, link, ..
             }) = &mut app.popup

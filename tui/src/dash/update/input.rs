@@ -242,6 +242,22 @@ pub(super) fn act(app: &mut App, intent: Intent, out: &mut Outcome) {
                 });
             }
         }
+        Intent::SubQr => {
+            if let Some(key) = app.target().cloned()
+                && need_connection(app)
+            {
+                out.call(Cmd::Link {
+                    id: key.id,
+                    purpose: LinkPurpose::SubQr,
+                });
+                app.popup = Some(Popup::Qr {
+                    id: key.id,
+                    name: format!("{} · subscription URL", key.name),
+                    link: Load::Loading,
+                    inverted: false,
+                });
+            }
+        }
         Intent::FinerHistory | Intent::CoarserHistory => {
             if let Some(d) = &mut app.detail {
                 let order = [Resolution::Minute, Resolution::Hour, Resolution::Day];
