@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::core_harness::{V2rayServer, free_port};
-use support::daemon::{CoreSection, Daemon, DaemonConfig, poll_until};
+use support::daemon::{CoreSection, Daemon, DaemonConfig, poll_until, start_refused};
 use support::{serial, tempdir};
 
 /// Bound for anything veild does after a request.
@@ -666,7 +666,7 @@ fn the_eleventh_create_in_a_minute_waits_and_audit_names_the_token() {
 
 #[test]
 fn a_public_listener_without_tls_or_a_busy_port_stops_veild_naming_the_setting() {
-    use std::process::{Command, Stdio};
+    use std::process::Command;
     use support::daemon::veild_bin;
 
     let _serial = serial();
@@ -705,37 +705,11 @@ fn a_public_listener_without_tls_or_a_busy_port_stops_veild_naming_the_setting()
     // Valid, but the port is taken: veild stops before serving.
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let busy = taken.local_addr().unwrap();
-    let config = Daemon::write_config(
+    let stderr = start_refused(
         dir.path(),
-        &DaemonConfig {
-            extra_toml: format!("\n[http]\nlisten = \"{busy}\"\n"),
-            ..DaemonConfig::default()
-        },
+        &format!("\n[http]\nlisten = \"{busy}\"\n"),
+        CONVERGE,
     );
-    let mut child = Command::new(veild_bin())
-        .arg("--config")
-        .arg(&config)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let status = poll_until(CONVERGE, Duration::from_millis(20), || {
-        child.try_wait().unwrap()
-    });
-    let Some(status) = status else {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("veild kept running on a busy HTTP address");
-    };
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    assert!(!status.success());
     assert!(
         stderr.contains(&format!("http.listen = \"{busy}\": cannot listen")),
         "{stderr}"

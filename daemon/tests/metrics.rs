@@ -15,12 +15,12 @@ mod support;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 use support::core_harness::{HttpFileServer, V2rayClient, V2rayServer, free_port, test_bytes};
-use support::daemon::{CoreSection, Daemon, DaemonConfig, poll_until, veild_bin};
+use support::daemon::{CoreSection, Daemon, DaemonConfig, poll_until, start_refused, veild_bin};
 use support::{serial, tempdir, uuid_of};
 
 /// Bound for anything veild does after a request (a cycle, a pass, a download).
@@ -400,37 +400,11 @@ fn a_bad_or_busy_metrics_address_stops_veild_at_start_naming_the_setting() {
     // Valid, but taken by someone else: veild stops before serving.
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let busy = taken.local_addr().unwrap();
-    let config = Daemon::write_config(
+    let stderr = start_refused(
         dir.path(),
-        &DaemonConfig {
-            extra_toml: format!("\n[metrics]\nlisten = \"{busy}\"\n"),
-            ..DaemonConfig::default()
-        },
+        &format!("\n[metrics]\nlisten = \"{busy}\"\n"),
+        CONVERGE,
     );
-    let mut child = Command::new(veild_bin())
-        .arg("--config")
-        .arg(&config)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let status = poll_until(CONVERGE, Duration::from_millis(20), || {
-        child.try_wait().unwrap()
-    });
-    let Some(status) = status else {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("veild kept running on a busy metrics address");
-    };
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    assert!(!status.success());
     assert!(
         stderr.contains(&format!("metrics.listen = \"{busy}\": cannot listen")),
         "{stderr}"

@@ -173,6 +173,41 @@ pub fn minimal_v2fly_core_config(
     })
 }
 
+/// Starts veild in `dir` with `extra_toml` and expects it to refuse: waits (at most
+/// `timeout`) for it to exit, asserts the exit failed, and returns what it printed on
+/// stderr. Panics if it keeps running.
+pub fn start_refused(dir: &Path, extra_toml: &str, timeout: Duration) -> String {
+    let config = Daemon::write_config(
+        dir,
+        &DaemonConfig {
+            extra_toml: extra_toml.to_owned(),
+            ..DaemonConfig::default()
+        },
+    );
+    let mut child = Command::new(veild_bin())
+        .arg("--config")
+        .arg(&config)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn veild");
+    let status = poll_until(timeout, Duration::from_millis(20), || {
+        child.try_wait().expect("wait for veild")
+    });
+    let Some(status) = status else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("veild kept running with {extra_toml:?}");
+    };
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        std::io::Read::read_to_string(&mut pipe, &mut stderr).expect("read veild's stderr");
+    }
+    assert!(!status.success(), "veild exited 0 with {extra_toml:?}");
+    stderr
+}
+
 /// Polls `probe` every `every` until it yields `Some`, for at most `timeout`.
 pub fn poll_until<T>(
     timeout: Duration,
