@@ -8,9 +8,10 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use veil_shared::api::{Actor, TokenAdd, TokenAdded, TokenInfo, TokenPage, TokenRevoke};
 
+use super::pipeline::{Changed, Mutation};
 use super::{Service, ServiceError, ServiceResult};
 use crate::error::ErrorKind;
-use crate::store::{StoreError, audit, now, tokens};
+use crate::store::{StoreError, now, tokens};
 
 /// What every secret starts with, so a leaked one is easy to recognise (and to grep for).
 pub const SECRET_PREFIX: &str = "veil_";
@@ -132,7 +133,8 @@ impl Service {
         Ok(token)
     }
 
-    /// Runs `change` in one transaction with its audit row (written whatever the outcome).
+    /// Runs `change` through the one mutation pipeline: one transaction with its audit row
+    /// (written whatever the outcome; a refusal's message names the token), no key events.
     async fn audited<T, F>(
         &self,
         actor: &Actor,
@@ -144,41 +146,19 @@ impl Service {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let who = actor.clone();
-        let outcome = self
-            .store
-            .write(move |sp| {
-                let inner = sp.savepoint()?;
-                let result = change(&inner);
-                match &result {
-                    Ok(_) => inner.commit()?,
-                    Err(_) => drop(inner), // rolls the savepoint back
-                }
-                let (outcome, detail) = match &result {
-                    Ok(_) => ("ok".to_owned(), detail),
-                    Err(StoreError::Rejected { kind, message }) => {
-                        (kind.to_string(), format!("{detail}: {message}"))
-                    }
-                    Err(other) => (
-                        ErrorKind::Internal.to_string(),
-                        format!("{detail}: {other}"),
-                    ),
-                };
-                audit::insert(
-                    sp,
-                    &audit::Record {
-                        actor: &who,
-                        method,
-                        key_id: None,
-                        key_ref: None,
-                        outcome: &outcome,
-                        detail: Some(&detail),
-                    },
-                )?;
-                Ok(result)
+        let what = Mutation {
+            method,
+            key_ref: None,
+        };
+        self.mutate(actor, what, move |c| {
+            change(c).map(|value| Changed {
+                value,
+                key_id: None,
+                detail: Some(detail),
+                events: Vec::new(),
             })
-            .await?;
-        Ok(outcome?)
+        })
+        .await
     }
 }
 
