@@ -11,6 +11,7 @@ use serde::Deserialize;
 use veil_shared::coreconfig::Flavor;
 
 pub mod http;
+pub mod webhook;
 
 pub const DEFAULT_PATH: &str = "/etc/veil/veild.toml";
 
@@ -47,6 +48,12 @@ pub struct Config {
     /// The optional HTTP API; absent (or without `listen`): no listener.
     #[serde(default)]
     pub http: Option<http::HttpConfig>,
+    /// `[[webhook]]` entries: receivers of signed event POSTs; none by default.
+    #[serde(default, rename = "webhook")]
+    pub webhook_entries: Vec<webhook::WebhookConfig>,
+    /// The entries checked, secrets read (filled in by [`Config::parse_offline`]).
+    #[serde(skip)]
+    pub webhooks: Vec<webhook::Webhook>,
 }
 
 /// `[metrics]` in `veild.toml`: when present, veild serves Prometheus text on
@@ -400,10 +407,19 @@ impl Config {
     /// Every check of [`Config::parse`] that needs nothing outside the text: no name is
     /// resolved (for the fuzzer, and anything else that must not touch the network).
     pub fn parse_offline(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+        let mut config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_owned(),
             message: e.to_string(),
         })?;
+        config.webhooks =
+            webhook::check_all(&config.webhook_entries).map_err(|(key, value, problem)| {
+                ConfigError::Invalid {
+                    path: path.to_owned(),
+                    key,
+                    value,
+                    problem,
+                }
+            })?;
         config.validate(path)?;
         config.validate_metrics(path)?;
         if let Some(Err((key, value, problem))) = config.http.as_ref().map(http::HttpConfig::check)

@@ -171,6 +171,7 @@ pub struct Running {
     shutdown: CancellationToken,
     applier_task: tokio::task::JoinHandle<()>,
     traffic_task: tokio::task::JoinHandle<()>,
+    webhook_task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
@@ -182,6 +183,11 @@ impl Running {
             .with_context(|| format!("opening the database {}", config.database.display()))?;
         let shutdown = CancellationToken::new();
         let metrics = Arc::new(Metrics::new());
+        if let Err(e) = crate::webhook::sync(&store, &config.webhooks).await {
+            close_store(store).await;
+            return Err(anyhow::Error::new(e)
+                .context("bringing the webhooks' queue in line with [[webhook]]"));
+        }
         let core = match start_core(&config, &store, &metrics, shutdown.clone()).await {
             Ok(core) => core,
             Err(e) => {
@@ -189,6 +195,14 @@ impl Running {
                 return Err(e);
             }
         };
+        let webhook_task = crate::webhook::spawn(
+            store.clone(),
+            Arc::clone(&metrics),
+            &config.webhooks,
+            core.events.subscribe(),
+            core.wake,
+            shutdown.clone(),
+        );
         let service = Arc::new(Service::new(
             store.clone(),
             Arc::clone(&config),
@@ -205,6 +219,7 @@ impl Running {
             shutdown,
             applier_task: core.applier_task,
             traffic_task: core.traffic_task,
+            webhook_task,
         })
     }
 
@@ -252,6 +267,12 @@ impl Running {
         {
             tracing::warn!("the traffic poller did not finish its cycle in time");
         }
+        // Requests in flight are cut; their deliveries stay queued for the next start.
+        if let Some(task) = self.webhook_task
+            && tokio::time::timeout(DRAIN_TIMEOUT, task).await.is_err()
+        {
+            tracing::warn!("the webhook deliveries did not stop in time");
+        }
         drop(self.service);
         close_store(self.store).await;
     }
@@ -266,6 +287,8 @@ struct CoreParts {
     traffic: Traffic,
     /// The poller; it finishes the cycle it is in when told to stop.
     traffic_task: tokio::task::JoinHandle<()>,
+    /// Wakes the webhooks' delivery task (the watcher queues core transitions).
+    wake: crate::webhook::Wake,
 }
 
 /// Reads the core's config file (refusing to start without a managed inbound), adopts its
@@ -307,6 +330,7 @@ async fn start_core(
     }
     let status = Arc::new(Status::new(core.config.display().to_string()));
     let (events, _) = tokio::sync::broadcast::channel(EVENT_BUFFER);
+    let wake = crate::webhook::Wake::default();
     let applier = Applier {
         store: store.clone(),
         link: link.clone(),
@@ -343,6 +367,7 @@ async fn start_core(
         interval: Duration::from_millis(core.health_interval_ms),
         drift_interval: Duration::from_millis(core.drift_interval_ms),
         metrics: Arc::clone(metrics),
+        webhooks: wake.clone(),
     };
     tokio::spawn(watcher.run(shutdown));
     Ok(CoreParts {
@@ -352,6 +377,7 @@ async fn start_core(
         status,
         traffic,
         traffic_task,
+        wake,
     })
 }
 
@@ -362,12 +388,14 @@ async fn close_store(store: Store) {
 }
 
 /// Turns SIGTERM/SIGINT into the shutdown token. A second signal during the drain is logged
-/// and ignored: the drain is bounded by [`DRAIN_TIMEOUT`].
+/// and ignored: the drain is bounded by [`DRAIN_TIMEOUT`]. SIGHUP (`systemctl reload`) does
+/// not stop veild: the HTTP API's TLS certificate, if any, reloads on it (`http::tls`).
 async fn watch_signals(shutdown: CancellationToken) {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
     ) else {
         tracing::error!("could not install signal handlers; stop veild with SIGKILL");
         return;
@@ -376,6 +404,10 @@ async fn watch_signals(shutdown: CancellationToken) {
         let name = tokio::select! {
             _ = term.recv() => "SIGTERM",
             _ = int.recv() => "SIGINT",
+            _ = hup.recv() => {
+                tracing::info!(signal = "SIGHUP", "reloading what reloads (the HTTP API's TLS certificate)");
+                continue;
+            }
         };
         if shutdown.is_cancelled() {
             tracing::info!(signal = name, "already stopping");

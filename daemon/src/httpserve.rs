@@ -3,7 +3,8 @@
 //! wait in the kernel's backlog), each request head must arrive within
 //! [`Bounds::head_timeout`], and a connection is closed after
 //! [`Bounds::connection_timeout`] whatever it is doing. Every request carries its TCP peer
-//! as axum's `ConnectInfo<SocketAddr>`.
+//! as axum's `ConnectInfo<SocketAddr>`. With a TLS acceptor ([`serve_tls`]) each connection
+//! is TLS, its handshake bounded like a request head.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,8 +14,11 @@ use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+use tokio_util::either::Either;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt as _;
 
@@ -40,6 +44,18 @@ pub async fn serve(
     listener: TcpListener,
     app: Router,
     bounds: Bounds,
+    shutdown: CancellationToken,
+) {
+    serve_tls(listener, app, bounds, None, shutdown).await;
+}
+
+/// [`serve`], over TLS when `tls` is given: each connection's handshake runs in its own
+/// task, holding its connection slot, and must finish within [`Bounds::head_timeout`].
+pub async fn serve_tls(
+    listener: TcpListener,
+    app: Router,
+    bounds: Bounds,
+    tls: Option<TlsAcceptor>,
     shutdown: CancellationToken,
 ) {
     let slots = Arc::new(Semaphore::new(bounds.max_connections));
@@ -71,13 +87,20 @@ pub async fn serve(
         );
         let service = TowerToHyperService::new(app);
         let shutdown = shutdown.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let connection = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(bounds.head_timeout)
-                .keep_alive(bounds.keep_alive)
-                .max_buf_size(bounds.max_buf)
-                .serve_connection(TokioIo::new(stream), service);
+            let connection = async {
+                let Some(io) = handshake(stream, tls.as_ref(), &bounds).await else {
+                    return Ok(());
+                };
+                hyper::server::conn::http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(bounds.head_timeout)
+                    .keep_alive(bounds.keep_alive)
+                    .max_buf_size(bounds.max_buf)
+                    .serve_connection(TokioIo::new(io), service)
+                    .await
+            };
             tokio::select! {
                 served = tokio::time::timeout(bounds.connection_timeout, connection) => {
                     if let Ok(Err(e)) = served {
@@ -90,6 +113,29 @@ pub async fn serve(
         });
     }
     tracing::debug!(listener = bounds.name, "listener stopped");
+}
+
+/// The connection as it is served: the TCP stream itself, or TLS over it once the
+/// handshake is done (`None`: it failed or took over [`Bounds::head_timeout`]).
+async fn handshake(
+    stream: TcpStream,
+    tls: Option<&TlsAcceptor>,
+    bounds: &Bounds,
+) -> Option<Either<TcpStream, TlsStream<TcpStream>>> {
+    let Some(tls) = tls else {
+        return Some(Either::Left(stream));
+    };
+    match tokio::time::timeout(bounds.head_timeout, tls.accept(stream)).await {
+        Ok(Ok(stream)) => Some(Either::Right(stream)),
+        Ok(Err(e)) => {
+            tracing::debug!(listener = bounds.name, error = %e, "TLS handshake failed");
+            None
+        }
+        Err(_) => {
+            tracing::debug!(listener = bounds.name, "TLS handshake timed out");
+            None
+        }
+    }
 }
 
 /// The peer of a request served by [`serve`] (`None` for one built by hand, in tests).

@@ -23,6 +23,7 @@
 //! - [`metrics`]: Prometheus metrics, and the optional `/metrics` listener.
 //! - [`http`]: the optional HTTP API (API tokens, limits, one route per service call).
 //! - [`httpserve`]: the bounded HTTP/1 accept loop both listeners share.
+//! - [`webhook`]: signed event POSTs to `[[webhook]]` receivers, from a persistent queue.
 
 pub mod adopt;
 pub mod applier;
@@ -46,3 +47,4 @@ pub mod store;
 pub mod subscribe;
 pub mod traffic;
 pub mod watcher;
+pub mod webhook;

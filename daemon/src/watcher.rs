@@ -29,6 +29,8 @@ pub struct Watcher {
     pub interval: Duration,
     pub drift_interval: Duration,
     pub metrics: Arc<Metrics>,
+    /// Told when a core transition was queued for the webhooks.
+    pub webhooks: crate::webhook::Wake,
 }
 
 impl Watcher {
@@ -47,6 +49,9 @@ impl Watcher {
                     let restarted = last_uptime.is_some_and(|prev| stats.uptime_secs < prev)
                         || last_start.is_some_and(|prev| started_at > prev + RESTART_SLACK_SECS);
                     last_start = Some(started_at);
+                    if was_down || last_uptime.is_none() {
+                        self.core_changed(true, None).await;
+                    }
                     if restarted {
                         tracing::warn!(
                             uptime = stats.uptime_secs,
@@ -68,6 +73,7 @@ impl Watcher {
                 Err(e) => {
                     if !was_down {
                         tracing::warn!(error = %e, "the core is unreachable");
+                        self.core_changed(false, Some(e.to_string())).await;
                     }
                     was_down = true;
                     self.status.update(|s| {
@@ -87,6 +93,20 @@ impl Watcher {
                 () = shutdown.cancelled() => return,
                 () = tokio::time::sleep(self.interval) => {}
             }
+        }
+    }
+
+    /// Queues `core.up`/`core.down` for the webhooks when the state differs from the last
+    /// one announced (the outbox decides, from the database).
+    async fn core_changed(&self, up: bool, error: Option<String>) {
+        let queued = self
+            .store
+            .write(move |sp| crate::store::webhooks::core_state(sp, up, error.as_deref()))
+            .await;
+        match queued {
+            Ok(true) => self.webhooks.wake(),
+            Ok(false) => {}
+            Err(e) => tracing::error!(error = %e, "webhooks: queueing the core's state failed"),
         }
     }
 

@@ -17,6 +17,7 @@ pub use crate::traffic::{
     CycleReport, KeyTraffic, KeyTrafficDetail, ResetSchedule, TrafficEvent, TrafficGet,
     TrafficHistory, TrafficHistoryPage, TrafficList, TrafficPage, TrafficResetParams, TrafficSync,
 };
+pub use crate::webhook::{WebhookList, WebhookPage, WebhookStatus};
 
 /// A method: its wire name and the type its result decodes to.
 pub trait Method: Serialize + DeserializeOwned + Into<Request> {
@@ -138,6 +139,8 @@ methods! {
     TokenList(TokenList) = "token.list" -> TokenPage;
     /// Revokes an API token at once (its row stays for the audit trail).
     TokenRevoke(TokenRevoke) = "token.revoke" -> TokenInfo;
+    /// Every configured webhook with its delivery status (pending, failed, last error).
+    WebhookList(WebhookList) = "webhook.list" -> WebhookPage;
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -387,6 +390,9 @@ pub struct Health {
     /// The HTTP API's listener, when `[http]` is on (boxed: most daemons have none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http: Option<Box<HttpHealth>>,
+    /// Each `[[webhook]]` with its delivery status; empty without webhooks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhooks: Vec<WebhookStatus>,
 }
 
 /// The last full re-add of every active key into the core (at start, after a core restart).

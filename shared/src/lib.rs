@@ -17,6 +17,7 @@
 //! - [`doctor`]: the doctor's report on the wire (the checks run in the daemon).
 //! - [`logline`]: log lines that cannot forge lines, reach a terminal raw or leak a UUID.
 //! - [`token`]: API tokens of the HTTP API and its part of `health`.
+//! - [`webhook`]: webhooks' delivery status (`webhook.list`, `health`).
 
 pub mod actor;
 pub mod api;
@@ -36,6 +37,7 @@ pub mod subscription;
 pub mod token;
 pub mod traffic;
 pub mod validate;
+pub mod webhook;
 
 /// The socket protocol version. Bumped on any incompatible change; `hello` returns it and
 /// clients refuse to talk to a daemon with another version.

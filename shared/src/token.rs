@@ -91,6 +91,12 @@ pub struct HttpHealth {
     /// The latest refused authentications, newest first (never the presented token).
     #[serde(default)]
     pub auth_failures: Vec<AuthFailure>,
+    /// Whether it serves TLS (`tls_cert`, `tls_key`); absent (false) when it does not.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tls: bool,
+    /// The served certificate's expiry (Unix seconds), when it serves TLS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_not_after: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

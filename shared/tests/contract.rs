@@ -175,6 +175,7 @@ fn sample_requests() -> Vec<Request> {
             name: "billing".into(),
         }
         .into(),
+        WebhookList {}.into(),
     ];
     for resolution in [Resolution::Minute, Resolution::Hour, Resolution::Day] {
         out.push(
@@ -268,7 +269,8 @@ fn method_is_sampled(request: &Request) {
         | Request::Backup(_)
         | Request::TokenAdd(_)
         | Request::TokenList(_)
-        | Request::TokenRevoke(_) => {}
+        | Request::TokenRevoke(_)
+        | Request::WebhookList(_) => {}
     }
 }
 
@@ -349,8 +351,11 @@ fn sample_health(full: bool) -> Health {
                     at: 1_795_708_000,
                     remote: "203.0.113.9".into(),
                 }],
+                tls: false,
+                cert_not_after: None,
             })
         }),
+        webhooks: Vec::new(),
     }
 }
 
@@ -599,7 +604,7 @@ fn method_names_match_the_method_trait() {
 
 #[test]
 fn missing_params_read_as_an_empty_object() {
-    let optional_only: [(&str, Request); 10] = [
+    let optional_only: [(&str, Request); 11] = [
         ("hello", HelloParams::default().into()),
         ("key.list", KeyList::default().into()),
         ("health", HealthParams {}.into()),
@@ -610,6 +615,7 @@ fn missing_params_read_as_an_empty_object() {
         ("doctor", DoctorParams {}.into()),
         ("backup", BackupParams::default().into()),
         ("token.list", TokenList {}.into()),
+        ("webhook.list", WebhookList {}.into()),
     ];
     for (method, empty) in optional_only.iter().cloned() {
         assert_eq!(Request::parse(method, None).unwrap(), empty, "{method}");
@@ -977,6 +983,20 @@ fn every_result_round_trips() {
     mark(TokenList::NAME);
     result_round_trip::<TokenRevoke>(&token);
     mark(TokenRevoke::NAME);
+    result_round_trip::<WebhookList>(&WebhookPage {
+        webhooks: vec![WebhookStatus {
+            name: "billing".into(),
+            url: "https://admin.example.com/hook".into(),
+            events: vec!["*".into()],
+            pending: 2,
+            failed: 1,
+            delivered: 40,
+            last_attempt_at: Some(1_795_708_000),
+            last_success_at: Some(1_795_707_000),
+            last_error: Some("HTTP 500".into()),
+        }],
+    });
+    mark(WebhookList::NAME);
 
     let methods: BTreeSet<&str> = Request::METHODS.iter().copied().collect();
     assert_eq!(covered, methods, "a method's result has no sample");

@@ -10,13 +10,19 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpConfig {
-    /// `IP:PORT` to listen on, e.g. `127.0.0.1:8080` behind nginx; absent: no listener.
+    /// `IP:PORT` to listen on, e.g. `127.0.0.1:8080` behind nginx, or `0.0.0.0:8443` with
+    /// `tls_cert` and `tls_key`; absent: no listener.
     #[serde(default)]
     pub listen: Option<String>,
-    /// TLS certificate and key (PEM). Not served by this build: terminate TLS in a reverse
-    /// proxy; setting them is refused at start so nobody believes the API is encrypted.
+    /// The TLS certificate chain (PEM, the server's certificate first). With `tls_key`,
+    /// veild serves the API over TLS (rustls); both or neither. A file that cannot be read,
+    /// holds no certificate or does not match the key stops veild at start. Both files are
+    /// read again on SIGHUP and when either changes; a bad pair then leaves the old one in
+    /// service (and is logged). Without them, terminating TLS in a proxy (nginx) in front of
+    /// a loopback `listen` works as well.
     #[serde(default)]
     pub tls_cert: Option<PathBuf>,
+    /// The private key of `tls_cert` (PEM: PKCS#8, PKCS#1 RSA or SEC1 EC).
     #[serde(default)]
     pub tls_key: Option<PathBuf>,
     /// Allows a non-loopback `listen` without TLS (tokens then travel in clear).
@@ -50,6 +56,10 @@ pub struct HttpConfig {
     /// Connections served at once (more wait in the kernel's backlog).
     #[serde(default = "defaults::max_connections")]
     pub max_connections: u64,
+    /// Subscription fetches (`GET /sub/{token}`) one client address earns back per minute,
+    /// after a burst of half as many (at least 1).
+    #[serde(default = "defaults::sub_rate_per_minute")]
+    pub sub_rate_per_minute: u32,
 }
 
 mod defaults {
@@ -73,6 +83,9 @@ mod defaults {
     }
     pub fn max_connections() -> u64 {
         256
+    }
+    pub fn sub_rate_per_minute() -> u32 {
+        60
     }
 }
 
@@ -115,30 +128,18 @@ impl HttpConfig {
                 p,
             )
         })?;
-        for (key, value) in [
-            ("http.tls_cert", &self.tls_cert),
-            ("http.tls_key", &self.tls_key),
-        ] {
-            if let Some(value) = value {
-                return Err((
-                    key,
-                    value.display().to_string(),
-                    "TLS is not built into this veild: listen on loopback and terminate \
-                     TLS in a reverse proxy (nginx), or set allow_plaintext = true"
-                        .to_owned(),
-                ));
-            }
-        }
+        self.check_tls_pair()?;
         if let Some(addr) = addr
             && !addr.ip().is_loopback()
+            && !self.tls()
             && !self.allow_plaintext
         {
             return Err((
                 "http.listen",
                 format!("{:?}", self.listen.as_deref().unwrap_or_default()),
-                "a listener beyond loopback needs TLS, which this veild does not serve: \
-                 listen on 127.0.0.1 behind a TLS proxy, or set allow_plaintext = true \
-                 to send API tokens in clear"
+                "a listener beyond loopback needs TLS: set tls_cert and tls_key, or listen \
+                 on 127.0.0.1 behind a TLS proxy (nginx), or set allow_plaintext = true to \
+                 send API tokens in clear"
                     .to_owned(),
             ));
         }
@@ -158,8 +159,33 @@ impl HttpConfig {
         self.check_ranges()
     }
 
+    /// Whether the listener serves TLS (both files set).
+    pub fn tls(&self) -> bool {
+        self.tls_cert.is_some() && self.tls_key.is_some()
+    }
+
+    /// `tls_cert` and `tls_key` go together.
+    fn check_tls_pair(&self) -> Result<(), Problem> {
+        let pair = [
+            ("http.tls_cert", &self.tls_cert, "http.tls_key"),
+            ("http.tls_key", &self.tls_key, "http.tls_cert"),
+        ];
+        for (key, value, other) in pair {
+            if let Some(value) = value
+                && !self.tls()
+            {
+                return Err((
+                    key,
+                    format!("\"{}\"", value.display()),
+                    format!("needs {other} as well: set both PEM files, or neither"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     fn check_ranges(&self) -> Result<(), Problem> {
-        let ranges: [(&'static str, u64, u64, u64); 7] = [
+        let ranges: [(&'static str, u64, u64, u64); 8] = [
             (
                 "http.rate_per_minute",
                 self.rate_per_minute.into(),
@@ -192,6 +218,12 @@ impl HttpConfig {
                 600_000,
             ),
             ("http.max_connections", self.max_connections, 1, 100_000),
+            (
+                "http.sub_rate_per_minute",
+                self.sub_rate_per_minute.into(),
+                1,
+                1_000_000,
+            ),
         ];
         for (key, value, min, max) in ranges {
             if !(min..=max).contains(&value) {
@@ -254,7 +286,9 @@ mod tests {
                 "cors_origins = [\"https://a.example/x\"]",
                 "http.cors_origins",
             ),
+            ("tls_key = \"/k.pem\"", "http.tls_key"),
             ("rate_per_minute = 0", "http.rate_per_minute"),
+            ("sub_rate_per_minute = 0", "http.sub_rate_per_minute"),
             ("max_body_bytes = 10", "http.max_body_bytes"),
         ] {
             let (got, _, _) = parse(text).check().unwrap_err();
@@ -262,6 +296,9 @@ mod tests {
         }
         let open = parse("listen = \"0.0.0.0:8080\"\nallow_plaintext = true");
         assert!(open.check().is_ok());
+        let tls = parse("listen = \"0.0.0.0:8443\"\ntls_cert = \"/c.pem\"\ntls_key = \"/k.pem\"");
+        assert!(tls.check().is_ok() && tls.tls());
+        assert_eq!(parse("").sub_rate_per_minute, 60);
         let cors = parse("cors_origins = [\"https://admin.example.com:8443\"]");
         assert!(cors.check().is_ok());
     }

@@ -6,9 +6,11 @@
 //! - `guard`: middleware: client address, limits, CORS, timeout, headers, tokens.
 //! - `routes`: one handler per route; `openapi`: the OpenAPI 3.1 document of them;
 //!   `extract`: path, query and body readers;
-//!   `error`: the one error shape; `limit`: rate limiters; `client`: `X-Forwarded-For`.
+//!   `error`: the one error shape; `limit`: rate limiters; `client`: `X-Forwarded-For`;
+//!   `tls`: the certificate (`tls_cert`, `tls_key`), reloaded on SIGHUP and file change.
 //!
-//! Connections are served by [`crate::httpserve`] (the loop `/metrics` uses too).
+//! Connections are served by [`crate::httpserve`] (the loop `/metrics` uses too), over TLS
+//! when `tls_cert` and `tls_key` are set.
 
 mod client;
 mod error;
@@ -18,6 +20,7 @@ mod limit;
 mod openapi;
 mod routes;
 mod state;
+mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -47,6 +50,7 @@ pub struct Bound {
     listener: TcpListener,
     addr: SocketAddr,
     config: HttpConfig,
+    tls: Option<tls::Tls>,
 }
 
 impl Bound {
@@ -55,8 +59,9 @@ impl Bound {
     }
 }
 
-/// Binds `[http] listen` (at start, so a bad or busy address stops veild before it
-/// serves); `None` when the listener is off.
+/// Binds `[http] listen` and reads `tls_cert`/`tls_key` (at start, so a bad or busy
+/// address or an unusable certificate stops veild before it serves); `None` when the
+/// listener is off.
 pub async fn bind(config: Option<&HttpConfig>) -> anyhow::Result<Option<Bound>> {
     let Some(config) = config else {
         return Ok(None);
@@ -70,6 +75,7 @@ pub async fn bind(config: Option<&HttpConfig>) -> anyhow::Result<Option<Bound>> 
     let Some(addr) = addr else {
         return Ok(None);
     };
+    let tls = tls::Files::of(config).map(tls::Tls::start).transpose()?;
     let listener = TcpListener::bind(addr).await.with_context(|| {
         format!(
             "http.listen = {:?}: cannot listen",
@@ -77,14 +83,15 @@ pub async fn bind(config: Option<&HttpConfig>) -> anyhow::Result<Option<Bound>> 
         )
     })?;
     let addr = listener.local_addr().unwrap_or(addr);
-    if !addr.ip().is_loopback() {
+    if !addr.ip().is_loopback() && tls.is_none() {
         tracing::warn!(%addr, "the HTTP API listens beyond loopback without TLS (allow_plaintext)");
     }
-    tracing::info!(%addr, "serving the HTTP API");
+    tracing::info!(%addr, tls = tls.is_some(), "serving the HTTP API");
     Ok(Some(Bound {
         listener,
         addr,
         config: config.clone(),
+        tls,
     }))
 }
 
@@ -94,8 +101,12 @@ pub async fn serve(bound: Bound, service: Arc<Service>, shutdown: CancellationTo
         listener,
         addr,
         config,
+        tls,
     } = bound;
-    let stats = Arc::new(state::Stats::new(addr.to_string()));
+    let stats = Arc::new(state::Stats::new(
+        addr.to_string(),
+        tls.as_ref().map(|tls| Arc::clone(&tls.resolver)),
+    ));
     service.attach_http(Arc::clone(&stats) as Arc<dyn crate::service::HttpReport>);
     let state = Arc::new(state::AppState {
         service,
@@ -120,13 +131,20 @@ pub async fn serve(bound: Bound, service: Arc<Service>, shutdown: CancellationTo
         max_buf: 64 * 1024,
         name: "http",
     };
-    crate::httpserve::serve(listener, router(state), bounds, shutdown).await;
+    let app = router(state, config.sub_rate_per_minute, tls.is_some());
+    let acceptor = tls.map(|tls| {
+        let acceptor = tls.acceptor.clone();
+        tokio::spawn(tls.watch(shutdown.clone()));
+        acceptor
+    });
+    crate::httpserve::serve_tls(listener, app, bounds, acceptor, shutdown).await;
 }
 
 /// Every route with its middleware: `/health`, the OpenAPI document, `/api/*` behind
 /// tokens, and the subscriptions (`GET /sub/{token}`, no API token: the subscription token
-/// is the secret; its own per-address limit on top of the listener's).
-fn router(state: Arc<AppState>) -> Router {
+/// is the secret; its own per-address limit, `sub_per_minute`, on top of the listener's;
+/// `tls`: the listener serves TLS, so the page's own URL is `https://`).
+fn router(state: Arc<AppState>, sub_per_minute: u32, tls: bool) -> Router {
     let api = routes::api().route_layer(axum::middleware::from_fn_with_state(
         Arc::clone(&state),
         guard::auth,
@@ -139,7 +157,11 @@ fn router(state: Arc<AppState>) -> Router {
         )
         .merge(api)
         .with_state(Arc::clone(&state))
-        .merge(crate::subscribe::routes(Arc::clone(&state.service)))
+        .merge(crate::subscribe::http::routes_per_minute(
+            Arc::clone(&state.service),
+            sub_per_minute,
+            tls,
+        ))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.max_body_bytes))

@@ -43,15 +43,18 @@ impl AppState {
 /// Requests in the last minute and the latest refused authentications.
 pub struct Stats {
     listen: String,
+    /// The certificate in service, when the listener serves TLS.
+    tls: Option<Arc<super::tls::Resolver>>,
     /// One slot per second of the minute: (the Unix second it counts, requests).
     seconds: Mutex<[(i64, u64); 60]>,
     failures: Mutex<VecDeque<AuthFailure>>,
 }
 
 impl Stats {
-    pub fn new(listen: String) -> Self {
+    pub fn new(listen: String, tls: Option<Arc<super::tls::Resolver>>) -> Self {
         Self {
             listen,
+            tls,
             seconds: Mutex::new([(0, 0); 60]),
             failures: Mutex::new(VecDeque::new()),
         }
@@ -99,6 +102,8 @@ impl HttpReport for Stats {
             listen: self.listen.clone(),
             requests_last_minute,
             auth_failures,
+            tls: self.tls.is_some(),
+            cert_not_after: self.tls.as_ref().and_then(|tls| tls.not_after()),
         }
     }
 }

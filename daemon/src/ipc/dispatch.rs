@@ -36,6 +36,7 @@ pub async fn call(service: &Service, actor: &Actor, request: Request) -> Result<
         Request::TokenAdd(p) => reply(service.token_add(actor, p).await),
         Request::TokenList(_) => reply(service.token_list().await),
         Request::TokenRevoke(p) => reply(service.token_revoke(actor, p).await),
+        Request::WebhookList(_) => reply(service.webhook_list().await),
         Request::Hello(_) | Request::Watch(_) => Err(RpcError::new(
             ErrorCode::Internal,
             "hello and watch are answered by the connection",

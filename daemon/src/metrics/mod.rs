@@ -29,7 +29,7 @@ pub const UNKNOWN_METHOD: &str = "unknown";
 
 /// Every metric veild exports, with its type as the text format names it (the README's
 /// table, the tests and the Grafana dashboard use exactly these).
-pub const DOCUMENTED: [(&str, &str); 18] = [
+pub const DOCUMENTED: [(&str, &str); 19] = [
     ("veild_build_info", "gauge"),
     ("veild_keys", "gauge"),
     ("veild_keys_pending", "gauge"),
@@ -48,6 +48,7 @@ pub const DOCUMENTED: [(&str, &str); 18] = [
     ("veild_socket_requests_total", "counter"),
     ("veild_socket_request_duration_seconds", "histogram"),
     ("veild_socket_connections", "gauge"),
+    ("veild_webhook_deliveries_total", "counter"),
 ];
 
 /// Bounds (seconds) of the latency histograms: one core call, one socket request.
@@ -97,6 +98,11 @@ struct ReasonLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct DirectionLabel {
     direction: &'static str,
 }
@@ -135,6 +141,7 @@ pub struct Metrics {
     socket_requests: Family<MethodLabels, Counter>,
     socket_request_duration: HistogramFamily<MethodLabel>,
     socket_connections: Gauge,
+    webhook_deliveries: Family<OutcomeLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -267,6 +274,12 @@ impl Metrics {
             "Open socket connections",
             socket_connections.clone(),
         );
+        let webhook_deliveries = Family::<OutcomeLabel, Counter>::default();
+        registry.register(
+            "webhook_deliveries",
+            "Webhook delivery attempts by outcome (delivered, retry, failed)",
+            webhook_deliveries.clone(),
+        );
 
         let metrics = Self {
             registry,
@@ -287,6 +300,7 @@ impl Metrics {
             socket_requests,
             socket_request_duration,
             socket_connections,
+            webhook_deliveries,
         };
         // Series that exist from the start, so a dashboard shows 0 rather than nothing.
         metrics.set_keys(KeyStates::default());
@@ -294,6 +308,12 @@ impl Metrics {
             metrics
                 .traffic_bytes
                 .get_or_create(&DirectionLabel { direction })
+                .inc_by(0);
+        }
+        for outcome in ["delivered", "retry", "failed"] {
+            metrics
+                .webhook_deliveries
+                .get_or_create(&OutcomeLabel { outcome })
                 .inc_by(0);
         }
         metrics
@@ -380,6 +400,14 @@ impl Metrics {
     /// Times a traffic cycle until the returned timer is dropped.
     pub fn traffic_cycle_timer(&self) -> Timer {
         Timer::new(&self.traffic_cycle)
+    }
+
+    /// One webhook delivery attempt: `delivered`, `retry` (failed, tried again later) or
+    /// `failed` (given up on).
+    pub fn webhook_attempt(&self, outcome: &'static str) {
+        self.webhook_deliveries
+            .get_or_create(&OutcomeLabel { outcome })
+            .inc();
     }
 
     /// Bytes a cycle accounted to keys.

@@ -175,6 +175,13 @@ impl Service {
             refused,
             config: Some(status.config),
             http: self.http_report.get().map(|report| Box::new(report.http())),
+            webhooks: match self.webhook_list().await {
+                Ok(page) => page.webhooks,
+                Err(e) => {
+                    tracing::warn!(error = %e, "health: reading the webhooks' queue failed");
+                    Vec::new()
+                }
+            },
         }
     }
 }

@@ -12,6 +12,7 @@
 //! - [`backup`]: database backups, on demand and scheduled.
 //! - `metrics`: what a scrape of `/metrics` reads at that moment (keys by state, the core).
 //! - `tokens`: API tokens of the HTTP API (add, list, revoke, authenticate).
+//! - `webhooks`: the webhooks' delivery status (`webhook.list`, `health`).
 
 pub mod backup;
 mod info;
@@ -21,6 +22,7 @@ mod pipeline;
 pub mod subs;
 mod tokens;
 mod traffic;
+mod webhooks;
 
 use std::sync::Arc;
 use std::time::Instant;

@@ -1,7 +1,8 @@
 //! The one path of every mutation: the caller validates what it can without the database,
 //! then the change runs in the writer's transaction together with its audit row (refused
-//! or not), watchers hear of what changed, and the applier settles it before the caller is
-//! answered, so an answer says whether the change is live in the core or still pending.
+//! or not) and its webhook events (the outbox), watchers hear of what changed, and the
+//! applier settles it before the caller is answered, so an answer says whether the change
+//! is live in the core or still pending.
 
 use rusqlite::Connection;
 use veil_shared::api::{Actor, Event, KeyAction, KeyEvent};
@@ -9,7 +10,7 @@ use veil_shared::model::Key;
 
 use super::{Service, ServiceError, ServiceResult, mask};
 use crate::error::ErrorKind;
-use crate::store::{StoreError, audit};
+use crate::store::{StoreError, audit, webhooks};
 
 /// Which operation, as the audit trail records it.
 pub(super) struct Mutation {
@@ -70,6 +71,10 @@ impl Service {
                 match &result {
                     Ok(_) => inner.commit()?,
                     Err(_) => drop(inner), // rolls the savepoint back
+                }
+                // The webhooks' outbox, in the change's own transaction: never lost.
+                if let Ok(changed) = &result {
+                    webhooks::key_events(sp, &who, &changed.events)?;
                 }
                 record(sp, &who, &what, &result)?;
                 Ok(result)

@@ -49,6 +49,10 @@ const MIGRATIONS: &[(&str, Step)] = &[
         "0008_subscriptions",
         Sql(include_str!("../../migrations/0008_subscriptions.sql")),
     ),
+    (
+        "0009_webhooks",
+        Sql(include_str!("../../migrations/0009_webhooks.sql")),
+    ),
 ];
 
 /// The schema version this build writes.

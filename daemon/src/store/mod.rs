@@ -14,6 +14,7 @@ pub mod keys;
 mod migrate;
 pub mod subs;
 pub mod tokens;
+pub mod webhooks;
 
 pub use error::StoreError;
 

@@ -18,10 +18,8 @@ use veil_shared::subscription::{self, Format, headers, render};
 use crate::service::Service;
 use crate::service::subs::{EndpointCache, SubView, url_of};
 
-/// Fetches one address may make in a burst; clients refresh hourly, but one carrier NAT
-/// can hide many phones.
-const BURST: u32 = 30;
-/// Fetches an address earns back per minute.
+/// Fetches an address earns back per minute by default (`[http] sub_rate_per_minute`);
+/// clients refresh hourly, but one carrier NAT can hide many phones.
 const PER_MINUTE: u32 = 60;
 /// Addresses remembered before old ones are forgotten.
 const REMEMBERED: usize = 10_000;
@@ -30,22 +28,40 @@ struct SubState {
     service: Arc<Service>,
     limiter: DefaultKeyedRateLimiter<IpAddr>,
     endpoints: EndpointCache,
+    /// The listener serves TLS itself: the page's URL is `https://` whatever the headers.
+    tls: bool,
 }
 
 /// The subscription route, `GET /sub/{token}` (HEAD too), with its own per-address limit
-/// (a burst of 30 fetches, then 60 a minute).
+/// at the default rate (a burst of 30 fetches, then 60 a minute).
 pub fn routes(service: Arc<Service>) -> Router {
-    routes_with_limit(service, PER_MINUTE, BURST)
+    routes_per_minute(service, PER_MINUTE, false)
+}
+
+/// [`routes`] at `per_minute` fetches per address (`[http] sub_rate_per_minute`), after a
+/// burst of half as many; `tls`: the listener serves TLS itself.
+pub fn routes_per_minute(service: Arc<Service>, per_minute: u32, tls: bool) -> Router {
+    with_state(service, per_minute, burst(per_minute), tls)
+}
+
+/// The burst allowed at `per_minute`: half of it, at least one.
+fn burst(per_minute: u32) -> u32 {
+    (per_minute / 2).max(1)
 }
 
 /// [`routes`] with another per-address limit (benchmarks: one address, many clients).
 pub fn routes_with_limit(service: Arc<Service>, per_minute: u32, burst: u32) -> Router {
+    with_state(service, per_minute, burst, false)
+}
+
+fn with_state(service: Arc<Service>, per_minute: u32, burst: u32, tls: bool) -> Router {
     let per_minute = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
     let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
     let state = Arc::new(SubState {
         service,
         limiter: RateLimiter::keyed(Quota::per_minute(per_minute).allow_burst(burst)),
         endpoints: EndpointCache::default(),
+        tls,
     });
     Router::new()
         .route("/sub/{token}", get(fetch))
@@ -106,8 +122,9 @@ fn wants_html(headers: &HeaderMap) -> bool {
 }
 
 /// The address the browser used, for the page's QR code when no base URL is configured:
-/// the `Host` header if it is a plain host[:port], with `https` when a proxy says so.
-fn seen_url(headers: &HeaderMap, token: &str) -> String {
+/// the `Host` header if it is a plain host[:port], with `https` when veild serves TLS
+/// (`tls`) or a proxy says so.
+fn seen_url(headers: &HeaderMap, token: &str, tls: bool) -> String {
     let host = headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
@@ -117,10 +134,11 @@ fn seen_url(headers: &HeaderMap, token: &str) -> String {
                 && h.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
         });
-    let https = headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+    let https = tls
+        || headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|p| p.eq_ignore_ascii_case("https"));
     match host {
         Some(host) => format!(
             "{}://{host}/sub/{token}",
@@ -167,10 +185,10 @@ async fn fetch(
             }
         },
         None if wants_html(headers) => {
-            let url = view
-                .base
-                .as_deref()
-                .map_or_else(|| seen_url(headers, &token), |b| url_of(Some(b), &token));
+            let url = view.base.as_deref().map_or_else(
+                || seen_url(headers, &token, state.tls),
+                |b| url_of(Some(b), &token),
+            );
             return page_response(&view, &url);
         }
         None => Format::from_user_agent(user_agent),
@@ -222,4 +240,31 @@ fn page_response(view: &SubView, url: &str) -> Response {
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     no_store(response)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_burst_is_half_the_rate_and_never_zero() {
+        assert_eq!(super::burst(super::PER_MINUTE), 30);
+        assert_eq!(super::burst(1), 1);
+        assert_eq!(super::burst(1000), 500);
+    }
+
+    #[test]
+    fn the_page_url_is_https_when_veild_serves_tls() {
+        let mut headers = super::HeaderMap::new();
+        headers.insert(
+            super::header::HOST,
+            super::HeaderValue::from_static("vpn.example.com:8443"),
+        );
+        assert_eq!(
+            super::seen_url(&headers, "T", true),
+            "https://vpn.example.com:8443/sub/T"
+        );
+        assert_eq!(
+            super::seen_url(&headers, "T", false),
+            "http://vpn.example.com:8443/sub/T"
+        );
+    }
 }

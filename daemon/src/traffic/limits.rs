@@ -12,7 +12,7 @@ use veil_shared::api::{Actor, DaemonTask};
 use veil_shared::model::{DisableReason, KeyState};
 use veil_shared::traffic::ResetSchedule;
 
-use crate::store::{StoreError, audit};
+use crate::store::{StoreError, audit, webhooks};
 
 /// Which keys an enforcement pass considers for the data limit (expiry is always checked
 /// for every key, through its index).
@@ -57,7 +57,36 @@ pub fn enforce(conn: &Connection, now: i64, scope: Scope<'_>) -> Result<Vec<Enfo
             now
         ])?;
     }
+    announce(conn, now, scope, &out)?;
     Ok(out)
+}
+
+/// The webhooks' events of a pass, in its transaction: keys disabled or enabled, usage
+/// crossing a receiver's share of the limit, expiry within a receiver's warning time.
+fn announce(
+    conn: &Connection,
+    now: i64,
+    scope: Scope<'_>,
+    changed: &[Enforced],
+) -> Result<(), StoreError> {
+    let ids: Vec<i64> = changed.iter().map(|c| c.id).collect();
+    webhooks::enforced(conn, &ids)?;
+    let one;
+    let keys = match scope {
+        Scope::All => webhooks::Keys::All,
+        Scope::Moved(json) => webhooks::Keys::Ids(json),
+        Scope::One(id) => {
+            one = format!("[{id}]");
+            webhooks::Keys::Ids(&one)
+        }
+    };
+    webhooks::usage(conn, keys)?;
+    // Keys come near their expiry without moving: every pass but a one-key one looks at all.
+    let near = match scope {
+        Scope::One(_) => keys,
+        Scope::All | Scope::Moved(_) => webhooks::Keys::All,
+    };
+    webhooks::expiring(conn, now, near)
 }
 
 /// Keys disabled as `limited`/`expired` whose reason changed: enable them (reason gone) or

@@ -16,6 +16,7 @@ pub mod key;
 pub mod token;
 pub mod traffic;
 pub mod values;
+pub mod webhook;
 
 use self::key::KeyCommand;
 use self::traffic::TrafficArgs;
@@ -78,6 +79,9 @@ pub enum Command {
     /// API tokens of veild's HTTP API: add (prints the secret once), list, revoke.
     #[command(subcommand)]
     Token(self::token::TokenCommand),
+    /// Webhooks veild delivers events to (set in veild.toml): their queues and last errors.
+    #[command(subcommand)]
+    Webhook(self::webhook::WebhookCommand),
     /// Print key events as they happen, until veild closes or Ctrl-C.
     Watch,
     /// Per-key traffic: totals, live rates, history, resets (default: the list).
@@ -317,6 +321,20 @@ mod tests {
         assert_usage_error(
             &["token", "add", "x", "--expires", "soon"],
             ErrorKind::ValueValidation,
+        );
+    }
+
+    #[test]
+    fn webhook_list_parses() {
+        let cli = parse(&["webhook", "list", "--json"]).unwrap();
+        assert!(cli.json);
+        assert!(matches!(
+            cli.command,
+            Some(Command::Webhook(self::webhook::WebhookCommand::List))
+        ));
+        assert_usage_error(
+            &["webhook"],
+            ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand,
         );
     }
 

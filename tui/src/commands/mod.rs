@@ -23,6 +23,7 @@ pub mod share;
 pub mod token;
 pub mod traffic;
 pub mod watch;
+pub mod webhook;
 
 /// Connects to the daemon at `socket` and runs `command`, printing to `out`.
 pub async fn execute(
@@ -74,6 +75,7 @@ pub async fn execute(
         Command::Health => return health::run(&mut session, json, out).await,
         Command::Audit(args) => audit::run(&mut session, args).await?,
         Command::Token(cmd) => token::run(&mut session, cmd).await?,
+        Command::Webhook(cmd) => webhook::run(&mut session, cmd).await?,
         Command::Traffic(args) => traffic::run(&mut session, args).await?,
         Command::Watch => return watch::run(&mut session, json, out).await,
         Command::Doctor => return doctor::run(&mut session, json, out).await,

@@ -137,6 +137,10 @@ pub struct TodaySum {
 
 /// The answer to one [`Cmd`].
 #[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "a Reply travels boxed (`Msg::Reply`), so its variants' sizes do not add up"
+)]
 pub enum Reply {
     Health(Result<Health, CallError>),
     Keys(Result<KeyPage, CallError>),

@@ -97,6 +97,7 @@ fn health(status: CoreStatus) -> Health {
             unmanaged_clients: vec![],
         }),
         http: None,
+        webhooks: Vec::new(),
     }
 }
 
@@ -358,6 +359,8 @@ fn overview_shows_the_http_api_when_on() {
             at: NOW - 5,
             remote: "203.0.113.9".into(),
         }],
+        tls: false,
+        cert_not_after: None,
     }));
     app.health = Some(h);
     let terminal = render(&app, 120, 40);

@@ -78,15 +78,23 @@ pub fn health(h: &Health) -> String {
     if let Some(http) = &h.http {
         http_rows(http, &mut rows);
     }
+    for w in &h.webhooks {
+        rows.push(("webhook", super::webhook::health_line(w)));
+    }
     labelled(&rows)
 }
 
 /// The HTTP API's rows: where it listens, its load, the last refused authentication.
 fn http_rows(http: &HttpHealth, rows: &mut Vec<(&'static str, String)>) {
+    let tls = match (http.tls, http.cert_not_after) {
+        (false, _) => String::new(),
+        (true, None) => " over TLS".to_owned(),
+        (true, Some(at)) => format!(" over TLS (certificate until {})", format::utc_minute(at)),
+    };
     rows.push((
         "http api",
         format!(
-            "listening on {}, {} in the last minute",
+            "listening on {}{tls}, {} in the last minute",
             one_line(&http.listen),
             plural(http.requests_last_minute, "request", "requests")
         ),
@@ -179,6 +187,7 @@ mod tests {
             refused: 0,
             config: None,
             http: None,
+            webhooks: Vec::new(),
         }
     }
 
@@ -223,6 +232,8 @@ pending:  0 keys
                 at: 1_795_708_980,
                 remote: "203.0.113.9\x1b[2J".into(),
             }],
+            tls: false,
+            cert_not_after: None,
         }));
         let out = health(&h);
         assert!(
@@ -233,5 +244,15 @@ pending:  0 keys
         );
         assert!(out.contains("auth failed: 1 recently, last at "), "{out}");
         assert!(!out.contains('\x1b'), "{out}");
+
+        if let Some(http) = h.http.as_mut() {
+            http.tls = true;
+            http.cert_not_after = Some(1_795_708_980);
+        }
+        let out = health(&h);
+        assert!(
+            out.contains("listening on 127.0.0.1:8080 over TLS (certificate until "),
+            "{out}"
+        );
     }
 }

@@ -5,6 +5,7 @@
 //! - [`key`], [`health`], [`audit`], [`traffic`], [`share`], [`token`]: one file per command
 //!   group.
 //! - [`watch`]: event lines (uses [`key`] and [`traffic`]).
+//! - [`webhook`]: `veil webhook list` and the webhooks' lines of `veil health`.
 //!
 //! Sizes, times and states come from [`veil::format`]; every daemon string is made safe
 //! with [`veil::text`] before it is printed.
@@ -19,6 +20,7 @@ pub mod table;
 pub mod token;
 pub mod traffic;
 pub mod watch;
+pub mod webhook;
 
 #[cfg(test)]
 pub(crate) mod fixtures;
