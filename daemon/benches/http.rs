@@ -16,6 +16,8 @@ mod daemon;
 #[allow(dead_code)]
 mod core_harness;
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,31 +27,10 @@ use tokio_util::sync::CancellationToken;
 use veil_shared::api::{Actor, KeyCreateBulk};
 use veil_shared::token::TokenAdd;
 
-use core_harness::FakeXrayCore;
-use daemon::{CoreSection, Daemon, DaemonConfig};
-
 const KEYS: u32 = 10_000;
 const CLIENTS: usize = 100;
 const READS_PER_CLIENT: usize = 200;
 const CREATES_PER_CLIENT: usize = 10;
-
-fn reality(api: &str) -> serde_json::Value {
-    json!({
-        "api": {"tag": "api", "listen": api, "services": ["HandlerService", "StatsService"]},
-        "stats": {},
-        "policy": {"levels": {"0": {"statsUserUplink": true, "statsUserDownlink": true}}},
-        "inbounds": [{
-            "tag": "vless-in", "listen": "0.0.0.0", "port": 8443, "protocol": "vless",
-            "settings": {"clients": [], "decryption": "none", "flow": "xtls-rprx-vision"},
-            "streamSettings": {"network": "raw", "security": "reality", "realitySettings": {
-                "target": "www.example.com:443", "serverNames": ["www.example.com"],
-                "privateKey": "sA2yGdRHTLJZ5I04MWQusVHurkBlxJEdvRxo-7bVmXI",
-                "shortIds": ["0123456789abcdef"]
-            }}
-        }],
-        "outbounds": [{"tag": "direct", "protocol": "freedom"}]
-    })
-}
 
 /// One request on a keep-alive connection; the status.
 async fn request(
@@ -141,15 +122,7 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let fake = FakeXrayCore::start().await;
-        let core = dir.path().join("xray.json");
-        std::fs::write(&core, reality(&fake.api_addr()).to_string()).unwrap();
-        let cfg = DaemonConfig {
-            core: Some(CoreSection::xray(&fake.api_addr(), &core)),
-            ..DaemonConfig::default()
-        };
-        let config = veild::config::Config::load(&Daemon::write_config(dir.path(), &cfg)).unwrap();
-        let running = veild::daemon::Running::start(config).await.unwrap();
+        let (fake, running) = common::start(dir.path()).await;
         let service = Arc::clone(&running.service);
         let actor = Actor::Token {
             name: "bench".into(),

@@ -16,17 +16,15 @@ mod daemon;
 #[allow(dead_code)]
 mod core_harness;
 
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use veil_shared::api::{Actor, KeyCreateBulk, KeySub};
 use veil_shared::model::KeyRef;
-
-use core_harness::FakeXrayCore;
-use daemon::{CoreSection, Daemon, DaemonConfig};
 
 const KEYS: u32 = 10_000;
 const WITH_SUB: usize = 1_000;
@@ -37,24 +35,6 @@ const AGENTS: [&str; 3] = [
     "SFA/1.12.0 (1; sing-box 1.12.0; language en)",
     "clash-verge/v2.2.3",
 ];
-
-fn reality(api: &str) -> serde_json::Value {
-    json!({
-        "api": {"tag": "api", "listen": api, "services": ["HandlerService", "StatsService"]},
-        "stats": {},
-        "policy": {"levels": {"0": {"statsUserUplink": true, "statsUserDownlink": true}}},
-        "inbounds": [{
-            "tag": "vless-in", "listen": "0.0.0.0", "port": 8443, "protocol": "vless",
-            "settings": {"clients": [], "decryption": "none", "flow": "xtls-rprx-vision"},
-            "streamSettings": {"network": "raw", "security": "reality", "realitySettings": {
-                "target": "www.example.com:443", "serverNames": ["www.example.com"],
-                "privateKey": "sA2yGdRHTLJZ5I04MWQusVHurkBlxJEdvRxo-7bVmXI",
-                "shortIds": ["0123456789abcdef"]
-            }}
-        }],
-        "outbounds": [{"tag": "direct", "protocol": "freedom"}]
-    })
-}
 
 /// One GET on a keep-alive connection; the status.
 async fn fetch(stream: &mut BufReader<tokio::net::TcpStream>, path: &str, agent: &str) -> u16 {
@@ -98,15 +78,7 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let fake = FakeXrayCore::start().await;
-        let core = dir.path().join("xray.json");
-        std::fs::write(&core, reality(&fake.api_addr()).to_string()).unwrap();
-        let cfg = DaemonConfig {
-            core: Some(CoreSection::xray(&fake.api_addr(), &core)),
-            ..DaemonConfig::default()
-        };
-        let config = veild::config::Config::load(&Daemon::write_config(dir.path(), &cfg)).unwrap();
-        let running = veild::daemon::Running::start(config).await.unwrap();
+        let (fake, running) = common::start(dir.path()).await;
         let service = Arc::clone(&running.service);
         let actor = Actor::Token {
             name: "bench".into(),
