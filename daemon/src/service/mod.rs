@@ -54,6 +54,8 @@ pub struct Service {
     metrics: Arc<Metrics>,
     /// The HTTP API's figures for `health`, once its listener runs.
     http_report: std::sync::OnceLock<Arc<dyn HttpReport>>,
+    /// The usable API tokens, kept so a request's authentication reads no database.
+    tokens: tokens::TokenCache,
 }
 
 /// What a front end other than the socket tells `health` about itself (the HTTP API's
@@ -82,6 +84,7 @@ impl Service {
             traffic,
             metrics,
             http_report: std::sync::OnceLock::new(),
+            tokens: tokens::TokenCache::default(),
         }
     }
 

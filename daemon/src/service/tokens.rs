@@ -3,6 +3,9 @@
 //! compares digests in constant time and refuses revoked and expired tokens alike, with
 //! one message (the caller learns nothing about which tokens exist).
 
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
 use rusqlite::Connection;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -24,14 +27,68 @@ const TOUCH_EVERY: i64 = 60;
 /// The one answer to a bad token, whatever was wrong with it.
 const REFUSED: &str = "the API token is unknown, revoked or expired";
 
+/// `last_used` of a token never used.
+const NEVER_USED: i64 = i64::MIN;
+
 /// Lower-case hex of SHA-256 of `secret`.
 fn digest_hex(secret: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = Sha256::digest(secret.as_bytes());
     let mut out = String::with_capacity(digest.len() * 2);
     for byte in digest {
-        out.push_str(&format!("{byte:02x}"));
+        out.push(char::from(HEX[usize::from(byte >> 4)]));
+        out.push(char::from(HEX[usize::from(byte & 0x0f)]));
     }
     out
+}
+
+/// The usable tokens (not revoked) as last read, so authentication reads no database on
+/// every request. Every token change through the service empties it after its commit and
+/// before it is answered (a revocation holds from then on); the generation keeps a read
+/// that raced with a change from refilling it with what was there before. veild alone
+/// writes the database, so no change bypasses this.
+#[derive(Default)]
+pub(super) struct TokenCache {
+    inner: Mutex<Cached>,
+}
+
+#[derive(Default)]
+struct Cached {
+    /// Changes so far; a read started before one is not kept.
+    generation: u64,
+    tokens: Option<Arc<[Usable]>>,
+}
+
+/// One usable token, its digest and when it was last noted as used.
+struct Usable {
+    info: TokenInfo,
+    hash: String,
+    /// `last_used_at`, or [`NEVER_USED`]; moved on in memory when a touch is sent.
+    last_used: AtomicI64,
+}
+
+impl From<tokens::Stored> for Usable {
+    fn from(stored: tokens::Stored) -> Self {
+        let last_used = AtomicI64::new(stored.info.last_used_at.unwrap_or(NEVER_USED));
+        Self {
+            info: stored.info,
+            hash: stored.hash,
+            last_used,
+        }
+    }
+}
+
+impl TokenCache {
+    fn lock(&self) -> MutexGuard<'_, Cached> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Forgets the tokens: the next authentication reads them again.
+    fn changed(&self) {
+        let mut cached = self.lock();
+        cached.generation = cached.generation.wrapping_add(1);
+        cached.tokens = None;
+    }
 }
 
 /// A fresh secret: the prefix and 64 hex digits.
@@ -67,11 +124,13 @@ impl Service {
                 .map(|at| format!(", expires at {at}"))
                 .unwrap_or_default()
         );
-        let info = self
+        let added = self
             .audited(actor, "token.add", detail, move |c| {
                 tokens::insert(c, &p.name, &hash, p.read_only, p.expires_at)
             })
-            .await?;
+            .await;
+        self.tokens.changed();
+        let info = added?;
         tracing::info!(token = %info.name, read_only = info.read_only, actor = %actor.describe(), "API token added");
         Ok(TokenAdded {
             token: info,
@@ -88,49 +147,79 @@ impl Service {
     /// Revokes a token at once.
     pub async fn token_revoke(&self, actor: &Actor, p: TokenRevoke) -> ServiceResult<TokenInfo> {
         let detail = format!("token '{}'", p.name);
-        let info = self
+        let revoked = self
             .audited(actor, "token.revoke", detail, move |c| {
                 tokens::revoke(c, &p.name)
             })
-            .await?;
+            .await;
+        // Before the answer: once the revocation is answered, no request passes with it.
+        self.tokens.changed();
+        let info = revoked?;
         tracing::info!(token = %info.name, actor = %actor.describe(), "API token revoked");
         Ok(info)
     }
 
     /// The token whose secret this is, if it is neither revoked nor expired. Digests are
-    /// compared in constant time, against every token (no early exit).
+    /// compared in constant time, against every token (no early exit). The tokens come from
+    /// memory ([`TokenCache`]): a request reads no database unless a token changed since.
     pub async fn authenticate(&self, secret: &str) -> ServiceResult<TokenInfo> {
         let refused = || ServiceError::new(ErrorKind::Unauthorized, REFUSED);
         if secret.is_empty() || secret.len() > SECRET_MAX {
             return Err(refused());
         }
         let presented = digest_hex(secret);
-        let candidates = self.store.read(tokens::usable).await?;
-        let mut found: Option<TokenInfo> = None;
-        for candidate in candidates {
+        let candidates = self.usable_tokens().await?;
+        let mut found: Option<&Usable> = None;
+        for candidate in candidates.iter() {
             let same = presented.as_bytes().ct_eq(candidate.hash.as_bytes());
             if bool::from(same) {
-                found = Some(candidate.info);
+                found = Some(candidate);
             }
         }
         let token = found.ok_or_else(refused)?;
         let at = now();
-        if token.expires_at.is_some_and(|expiry| expiry <= at) {
+        if token.info.expires_at.is_some_and(|expiry| expiry <= at) {
             return Err(refused());
         }
-        if token
-            .last_used_at
-            .is_none_or(|last| at - last >= TOUCH_EVERY)
+        let mut info = token.info.clone();
+        let last = token.last_used.load(Ordering::Relaxed);
+        info.last_used_at = (last != NEVER_USED).then_some(last);
+        // One touch per token per TOUCH_EVERY, however many requests race here.
+        if (last == NEVER_USED || at - last >= TOUCH_EVERY)
+            && token
+                .last_used
+                .compare_exchange(last, at, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
         {
             let store = self.store.clone();
-            let name = token.name.clone();
+            let name = info.name.clone();
             tokio::spawn(async move {
                 if let Err(e) = store.write(move |sp| tokens::touch(sp, &name, at)).await {
                     tracing::warn!(error = %e, "could not note a token's last use");
                 }
             });
         }
-        Ok(token)
+        Ok(info)
+    }
+
+    /// The tokens that may authenticate: from memory, or read from the database (and kept)
+    /// when a change emptied the cache.
+    async fn usable_tokens(&self) -> ServiceResult<Arc<[Usable]>> {
+        let generation = {
+            let cached = self.tokens.lock();
+            if let Some(tokens) = &cached.tokens {
+                return Ok(Arc::clone(tokens));
+            }
+            cached.generation
+        };
+        let rows = self.store.read(tokens::usable).await?;
+        let fresh: Arc<[Usable]> = rows.into_iter().map(Usable::from).collect();
+        let mut cached = self.tokens.lock();
+        // A change committed while this read ran: what was read may be older than it.
+        if cached.generation == generation {
+            cached.tokens = Some(Arc::clone(&fresh));
+        }
+        Ok(fresh)
     }
 
     /// Runs `change` through the one mutation pipeline: one transaction with its audit row
