@@ -4,8 +4,10 @@
 //!   queued job in one `BEGIN IMMEDIATE` transaction, each job in its own savepoint, then
 //!   commits once and answers them all (group commit). A failing job rolls back only its own
 //!   savepoint. Nothing is answered before its commit.
-//! - Reads use a small pool of separate connections. In WAL mode a reader sees the last
-//!   commit and never waits behind the writer.
+//! - Reads run on a few reader threads, each owning its connection, fed from one queue (no
+//!   thread hand-off through the runtime's blocking pool, no connection opened per read
+//!   under load). In WAL mode a reader sees the last commit and never waits behind the
+//!   writer.
 
 pub mod audit;
 pub mod backup;
@@ -17,6 +19,8 @@ pub mod tokens;
 pub mod webhooks;
 
 pub use error::StoreError;
+
+mod readers;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -31,8 +35,6 @@ use tokio::sync::{mpsc, oneshot};
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// The most jobs one group commit takes; bounds how long the first caller waits.
 const MAX_BATCH: usize = 512;
-/// Reader connections kept open for reuse.
-const READER_POOL: usize = 8;
 
 type Job = Box<dyn FnOnce(&mut Savepoint<'_>) -> Completion + Send>;
 
@@ -52,7 +54,15 @@ struct Inner {
     path: PathBuf,
     jobs: Mutex<Option<mpsc::UnboundedSender<Job>>>,
     writer: Mutex<Option<thread::JoinHandle<()>>>,
-    readers: Mutex<Vec<Connection>>,
+    readers: Arc<readers::Readers>,
+}
+
+impl Drop for Inner {
+    /// The last handle is gone: the reader threads stop (the writer stops as its queue's
+    /// sender drops).
+    fn drop(&mut self) {
+        self.readers.stop();
+    }
 }
 
 fn open(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
@@ -95,7 +105,7 @@ impl Store {
                 path: path.to_owned(),
                 jobs: Mutex::new(Some(tx)),
                 writer: Mutex::new(Some(writer)),
-                readers: Mutex::new(Vec::new()),
+                readers: Arc::new(readers::Readers::new(path)),
             }),
         })
     }
@@ -138,35 +148,30 @@ impl Store {
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
-    /// Runs `f` on a reader connection on the blocking pool.
+    /// Runs `f` on a reader connection (on a reader thread; once the store is closed, on a
+    /// connection of its own on the blocking pool).
     pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || {
-            let conn = match inner.readers.lock().map_err(|_| StoreError::Closed)?.pop() {
-                Some(conn) => conn,
-                None => {
-                    let conn = open(
-                        &inner.path,
-                        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                    )?;
-                    conn.pragma_update(None, "query_only", true)?;
-                    conn
-                }
-            };
-            let result = f(&conn);
-            if let Ok(mut pool) = inner.readers.lock()
-                && pool.len() < READER_POOL
-            {
-                pool.push(conn);
-            }
-            result
-        })
-        .await
-        .map_err(|e| StoreError::Sqlite(format!("reader task failed: {e}")))?
+        let (reply, answer) = oneshot::channel();
+        let job: readers::Job = Box::new(move |conn| {
+            // The caller may have gone away; nothing to do then.
+            let _ = reply.send(conn.and_then(f));
+        });
+        if let Err(job) = self.inner.readers.submit(job) {
+            let path = self.inner.path.clone();
+            tokio::task::spawn_blocking(move || match readers::open_reader(&path) {
+                Ok(conn) => job(Ok(&conn)),
+                Err(e) => job(Err(e)),
+            })
+            .await
+            .map_err(|e| StoreError::Sqlite(format!("reader task failed: {e}")))?;
+        }
+        answer
+            .await
+            .map_err(|_| StoreError::Sqlite("reader task failed".into()))?
     }
 
     /// Stops taking writes, lets the writer finish what is queued, and closes every
@@ -175,9 +180,7 @@ impl Store {
         if let Ok(mut jobs) = self.inner.jobs.lock() {
             jobs.take();
         }
-        if let Ok(mut readers) = self.inner.readers.lock() {
-            readers.clear();
-        }
+        self.inner.readers.close();
         let handle = self.inner.writer.lock().ok().and_then(|mut w| w.take());
         if let Some(handle) = handle
             && handle.join().is_err()
