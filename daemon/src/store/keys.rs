@@ -11,8 +11,15 @@ use veil_shared::validate;
 use super::{StoreError, now};
 use crate::error::ErrorKind;
 
-const COLUMNS: &str = "id, uuid, name, note, created_at, updated_at, state, applied, \
-                       disable_reason, data_limit, expires_at, applied_uuid, apply_error";
+/// The columns [`key_from_row`] reads, as a literal so the lookups' SQL is one too.
+macro_rules! columns {
+    () => {
+        "id, uuid, name, note, created_at, updated_at, state, applied, \
+                       disable_reason, data_limit, expires_at, applied_uuid, apply_error"
+    };
+}
+
+const COLUMNS: &str = columns!();
 
 /// The condition for a row whose core state lags behind (pending): another state, or an active
 /// key whose UUID the core does not have yet (a rotation).
@@ -79,16 +86,18 @@ fn invalid(e: validate::InvalidInput) -> StoreError {
 pub fn find(conn: &Connection, key: &KeyRef) -> Result<Option<Key>, StoreError> {
     let found = match key {
         KeyRef::Id(id) => conn
-            .prepare_cached(&format!("SELECT {COLUMNS} FROM keys WHERE id = ?1"))?
+            .prepare_cached(concat!("SELECT ", columns!(), " FROM keys WHERE id = ?1"))?
             .query_row([id], key_from_row)
             .optional()?,
         KeyRef::Uuid(uuid) => conn
-            .prepare_cached(&format!("SELECT {COLUMNS} FROM keys WHERE uuid = ?1"))?
+            .prepare_cached(concat!("SELECT ", columns!(), " FROM keys WHERE uuid = ?1"))?
             .query_row([uuid.to_string()], key_from_row)
             .optional()?,
         KeyRef::Name(name) => conn
-            .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM keys WHERE name_fold = ?1 AND state <> 'deleted'"
+            .prepare_cached(concat!(
+                "SELECT ",
+                columns!(),
+                " FROM keys WHERE name_fold = ?1 AND state <> 'deleted'"
             ))?
             .query_row([validate::name_fold(name)], key_from_row)
             .optional()?,
