@@ -378,7 +378,7 @@ fn every_route_answers_by_id_uuid_and_unicode_name() {
     // Errors: one shape, the socket's codes, fitting statuses.
     for (method, path, body, status, code) in [
         ("GET", "/api/keys/999999", None, 404, "not_found"),
-        ("GET", "/api/keys/0", None, 400, "invalid_input"),
+        ("GET", "/api/keys/0", None, 404, "not_found"),
         ("GET", "/api/keys/%FF%FE", None, 400, "invalid_input"),
         ("GET", "/api/keys?bogus=1", None, 400, "invalid_input"),
         ("GET", "/api/keys?state=frozen", None, 400, "invalid_input"),

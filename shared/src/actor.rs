@@ -1,10 +1,11 @@
 //! Who made a change: a socket peer, an API token (a remote admin server), or veild itself.
 //! The audit trail, key events and the service's callers all name actors this way.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// What veild was doing when it changed a key by itself.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DaemonTask {
     /// Enforcing data limits and expiry (disabling, or enabling again).
@@ -59,6 +60,31 @@ pub enum Actor {
     Daemon {
         task: DaemonTask,
     },
+}
+
+/// The shape [`Actor`] serializes to (what it reads is wider: see [`ActorWire`]).
+impl JsonSchema for Actor {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Actor".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let task = generator.subschema_for::<DaemonTask>();
+        schemars::json_schema!({
+            "description": "Who made a change: a socket peer, an API token or veild itself",
+            "oneOf": [
+                {"type": "object", "required": ["kind", "uid", "gid", "pid"],
+                 "properties": {"kind": {"const": "peer"}, "uid": {"type": "integer", "minimum": 0},
+                                "gid": {"type": "integer", "minimum": 0},
+                                "pid": {"type": ["integer", "null"]}}},
+                {"type": "object", "required": ["kind", "name", "remote"],
+                 "properties": {"kind": {"const": "token"}, "name": {"type": "string"},
+                                "remote": {"type": "string"}}},
+                {"type": "object", "required": ["kind", "task"],
+                 "properties": {"kind": {"const": "daemon"}, "task": task}}
+            ]
+        })
+    }
 }
 
 /// An actor as read off the wire: every member optional, so that an object without `kind`

@@ -3,6 +3,7 @@
 //! clients call through the [`Method`] trait so a call site names its parameters and gets
 //! the right result type back.
 
+use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -163,11 +164,16 @@ pub struct HelloResult {
     pub version: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyCreate {
+    /// Shown by phones as the profile title; any script or emoji. Refused (422): controls,
+    /// characters that do not show, and names shaped like an id or a UUID.
+    #[schemars(length(min = 1, max = crate::validate::NAME_MAX_CHARS), pattern(crate::validate::name_pattern()))]
     pub name: String,
+    /// Free text (line breaks allowed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = crate::validate::NOTE_MAX_CHARS), pattern(crate::validate::note_pattern()))]
     pub note: Option<String>,
     /// Bytes (uplink + downlink since the last reset) after which the key is disabled;
     /// absent or null: unlimited.
@@ -175,6 +181,7 @@ pub struct KeyCreate {
     pub data_limit: Option<u64>,
     /// Unix seconds after which the key is disabled; absent or null: never.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = crate::validate::EXPIRES_MIN, max = crate::validate::EXPIRES_MAX))]
     pub expires_at: Option<i64>,
     /// When its traffic totals go back to zero; absent: `none`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -186,20 +193,23 @@ pub const BULK_MAX: u32 = 10_000;
 
 /// Creates `count` keys named `PREFIX-N`, numbering on from the highest `PREFIX-N` that
 /// exists, all in one transaction: all are created or none.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyCreateBulk {
+    #[schemars(range(min = 1, max = BULK_MAX))]
     pub count: u32,
+    /// The keys are named `PREFIX-N`; the rules of a name.
+    #[schemars(length(min = 1, max = crate::validate::PREFIX_MAX_CHARS), pattern(crate::validate::name_pattern()))]
     pub prefix: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct KeyBulk {
     pub keys: Vec<Key>,
 }
 
 /// Lists keys by id. Without `state`, deleted keys are left out.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyList {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -213,7 +223,7 @@ pub struct KeyList {
     pub limit: Option<u64>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct KeyPage {
     pub keys: Vec<Key>,
     /// How many keys match, ignoring offset and limit.
@@ -229,13 +239,15 @@ pub struct KeyGet {
 /// Changes what is given; absent members stay. An empty note clears it; `data_limit` or
 /// `expires_at` given as null clears it (unlimited, never expires). Raising the limit,
 /// extending the expiry or clearing either enables a key that was disabled for that reason.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyUpdate {
     pub key: KeyRef,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = crate::validate::NAME_MAX_CHARS), pattern(crate::validate::name_pattern()))]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = crate::validate::NOTE_MAX_CHARS), pattern(crate::validate::note_pattern()))]
     pub note: Option<String>,
     #[serde(
         default,
@@ -248,6 +260,7 @@ pub struct KeyUpdate {
         skip_serializing_if = "Option::is_none",
         deserialize_with = "crate::traffic::double_option"
     )]
+    #[schemars(range(min = crate::validate::EXPIRES_MIN, max = crate::validate::EXPIRES_MAX))]
     pub expires_at: Option<Option<i64>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reset: Option<ResetSchedule>,
@@ -284,7 +297,7 @@ pub struct KeyLink {
     pub key: KeyRef,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct KeyLinkResult {
     /// `vless://UUID@HOST:PORT?…#NAME`, every value and the name percent-encoded.
     pub link: String,
@@ -303,7 +316,7 @@ pub struct KeyConfig {
     pub http_port: Option<u16>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct KeyConfigResult {
     /// The whole client config, ready to save as `config.json`.
     pub config: Value,
@@ -437,7 +450,7 @@ pub struct KeyCounts {
     pub deleted: u64,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CoreStatus {
     /// Not checked yet.
@@ -485,13 +498,13 @@ pub struct AuditList {
     pub limit: Option<u32>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct AuditPage {
     pub entries: Vec<AuditEntry>,
 }
 
 /// One recorded mutation: who asked, what, on which key, and how it ended.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct AuditEntry {
     pub id: i64,
     /// Unix seconds.

@@ -2,11 +2,12 @@
 
 use std::fmt;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// What a key should be (desired) or is known to be in the core (applied).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyState {
     Active,
@@ -37,7 +38,7 @@ impl fmt::Display for KeyState {
 }
 
 /// Why a key is disabled.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DisableReason {
     /// An operator or script disabled it.
@@ -75,7 +76,7 @@ impl fmt::Display for DisableReason {
 }
 
 /// One key as the daemon reports it. Times are Unix seconds (UTC).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Key {
     pub id: i64,
     pub uuid: Uuid,
@@ -116,6 +117,23 @@ impl fmt::Display for KeyRef {
             KeyRef::Uuid(uuid) => write!(f, "{uuid}"),
             KeyRef::Name(name) => f.write_str(name),
         }
+    }
+}
+
+/// A positive id (a number, or its digits as a string), a UUID or a name.
+impl JsonSchema for KeyRef {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "KeyRef".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A key: its numeric id, its UUID or its name",
+            "anyOf": [
+                {"type": "integer", "minimum": 1},
+                {"type": "string", "minLength": 1}
+            ]
+        })
     }
 }
 

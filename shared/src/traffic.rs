@@ -7,6 +7,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{DisableReason, KeyRef, KeyState};
@@ -124,6 +125,22 @@ impl Serialize for ResetSchedule {
     }
 }
 
+/// A string in the canonical forms (the parser also takes upper case, `never`, full weekday
+/// names and spaces around the colon).
+impl JsonSchema for ResetSchedule {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ResetSchedule".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "When the key's traffic totals go back to zero: none, daily, weekly:DAY (mon…sun or 1…7) or monthly:N (1–31); midnight UTC",
+            "pattern": "^(none|never|daily|weekly:([1-7]|mon|tue|wed|thu|fri|sat|sun)|monthly:([1-9]|[12][0-9]|3[01]))$"
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for ResetSchedule {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
@@ -132,7 +149,7 @@ impl<'de> Deserialize<'de> for ResetSchedule {
 }
 
 /// A key's traffic as `traffic.get` and `traffic.list` report it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct KeyTraffic {
     pub id: i64,
     pub name: String,
@@ -166,7 +183,7 @@ impl KeyTraffic {
 }
 
 /// `traffic.get`: the key's traffic, who is online on it, and its recent resets.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct KeyTrafficDetail {
     #[serde(flatten)]
     pub traffic: KeyTraffic,
@@ -176,7 +193,7 @@ pub struct KeyTrafficDetail {
 }
 
 /// Who is connected with a key right now, as far as the core can tell.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Online {
     /// The core cannot report it (v2fly has no online statistics; old Xray lacks the call).
@@ -191,7 +208,7 @@ pub enum Online {
     Unavailable { error: String },
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OnlineIp {
     pub ip: String,
     /// Unix seconds.
@@ -199,7 +216,7 @@ pub struct OnlineIp {
 }
 
 /// One reset of a key's totals, with the usage it cleared.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct TrafficReset {
     pub at: i64,
     pub uplink: u64,
@@ -209,7 +226,7 @@ pub struct TrafficReset {
 }
 
 /// `traffic.list` ordering.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TrafficSort {
     /// By key id (the default).
@@ -243,7 +260,7 @@ impl Resolution {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct TrafficPage {
     pub keys: Vec<KeyTraffic>,
     /// How many keys match, ignoring offset and limit.
@@ -251,7 +268,7 @@ pub struct TrafficPage {
     pub poller: PollerInfo,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PollerInfo {
     pub interval_ms: u64,
     /// The last cycle that read the core, if any since veild started.
@@ -259,7 +276,7 @@ pub struct PollerInfo {
 }
 
 /// What one poller cycle did (also `traffic.sync`'s result).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CycleReport {
     /// Unix seconds the cycle's deltas were stamped with.
     pub at: i64,
@@ -334,7 +351,7 @@ pub struct TrafficGet {
 }
 
 /// `traffic.list`: like `key.list` (deleted keys only with `state: deleted`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrafficList {
     #[serde(default, skip_serializing_if = "Option::is_none")]

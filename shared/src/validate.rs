@@ -144,6 +144,72 @@ pub fn name(raw: &str) -> Result<String, InvalidInput> {
     Ok(name)
 }
 
+/// A JSON Schema `pattern` (ECMA-262, Unicode) for names, derived from the rules above so
+/// that it cannot drift from them: none of the characters refused anywhere in a name; not
+/// only characters that do not show; not shaped like an id or a UUID. What it cannot say
+/// is context (a joiner or variation selector is allowed only inside an emoji): such names
+/// match and are still refused. The length (1–64) is the schema's `minLength`/`maxLength`.
+pub fn name_pattern() -> &'static str {
+    static PATTERN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PATTERN.get_or_init(|| {
+        let refused = char_class(|c| {
+            refused_char(c) || (c != ZWJ && !is_variation_selector(c) && hides(None, c, None))
+        });
+        let unseen = char_class(|c| !shows(c));
+        let hex = |n: usize| format!("[0-9A-Fa-f]{{{n}}}");
+        let uuid = format!(
+            r"(?:urn:uuid:)?\{{?{}-?{}-?{}-?{}-?{}\}}?",
+            hex(8),
+            hex(4),
+            hex(4),
+            hex(4),
+            hex(12)
+        );
+        format!(r"^(?!\s*[+-]?[0-9]+\s*$)(?!\s*{uuid}\s*$)(?=.*[^{unseen}])[^{refused}]+$")
+    })
+}
+
+/// A JSON Schema `pattern` for notes: none of the characters a note refuses (line breaks
+/// and tabs are allowed). The length is the schema's `maxLength`.
+pub fn note_pattern() -> &'static str {
+    static PATTERN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PATTERN.get_or_init(|| {
+        let refused = char_class(|c| !matches!(c, '\n' | '\t') && refused_char(c));
+        format!("^[^{refused}]*$")
+    })
+}
+
+/// A regex character class body of every `char` for which `member` holds, as ranges of the
+/// characters themselves (no escapes needed: none of them is `]`, `\\`, `^` or `-`).
+fn char_class(member: impl Fn(char) -> bool) -> String {
+    let mut out = String::new();
+    let mut run: Option<(char, char)> = None;
+    let close = |out: &mut String, (a, b): (char, char)| {
+        out.push(a);
+        if b != a {
+            out.push('-');
+            out.push(b);
+        }
+    };
+    for c in (0..=0x10_FFFF_u32).filter_map(char::from_u32) {
+        if !member(c) {
+            continue;
+        }
+        run = match run {
+            Some((a, b)) if u32::from(b) + 1 == u32::from(c) => Some((a, c)),
+            Some(done) => {
+                close(&mut out, done);
+                Some((c, c))
+            }
+            None => Some((c, c)),
+        };
+    }
+    if let Some(done) = run {
+        close(&mut out, done);
+    }
+    out
+}
+
 const ZWJ: char = '\u{200D}';
 
 /// Characters that are blank however they are drawn, though not format characters.

@@ -10,7 +10,9 @@ use veil_shared::model::KeyRef;
 
 use super::error::ApiError;
 
-/// `{ref}` of `/api/keys/{ref}…`: a numeric id, a UUID or a (percent-encoded) name.
+/// `{ref}` of `/api/keys/{ref}…`: a numeric id, a UUID or a (percent-encoded) name. A
+/// segment that cannot name any key (`0`, an id past `i64`) is `404` like an unknown one:
+/// the resource does not exist. Bytes that are not UTF-8 are `400`.
 pub struct KeyPath(pub KeyRef);
 
 impl<S: Send + Sync> FromRequestParts<S> for KeyPath {
@@ -24,7 +26,7 @@ impl<S: Send + Sync> FromRequestParts<S> for KeyPath {
             })?;
         veil_shared::validate::key_ref(&raw)
             .map(KeyPath)
-            .map_err(|e| ApiError::bad_request(format!("the key in the path: {e}")))
+            .map_err(|e| ApiError::not_found(format!("no key is named by the path: {e}")))
     }
 }
 
@@ -50,7 +52,10 @@ impl<S: Send + Sync> FromRequest<S> for Body {
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
         match axum::Json::<Value>::from_request(request, state).await {
-            Ok(axum::Json(Value::Object(map))) => Ok(Body(map)),
+            Ok(axum::Json(Value::Object(mut map))) => {
+                map.values_mut().for_each(whole_numbers);
+                Ok(Body(map))
+            }
             Ok(_) => Err(ApiError::bad_request("the body must be a JSON object")),
             Err(rejection) => {
                 let status = rejection.status();
@@ -70,6 +75,31 @@ impl<S: Send + Sync> FromRequest<S> for Body {
                 })
             }
         }
+    }
+}
+
+/// JSON does not tell `3` from `3.0` (JSON Schema calls both integers): a number with no
+/// fraction that fits an integer is read as that integer.
+fn whole_numbers(value: &mut Value) {
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0) {
+                // The casts saturate; the range checks keep only exact conversions.
+                let whole = if (0.0..18_446_744_073_709_551_616.0).contains(&f) {
+                    Some(Value::from(f as u64))
+                } else if (-9_223_372_036_854_775_808.0..0.0).contains(&f) {
+                    Some(Value::from(f as i64))
+                } else {
+                    None
+                };
+                if let Some(whole) = whole {
+                    *value = whole;
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_numbers),
+        Value::Object(map) => map.values_mut().for_each(whole_numbers),
+        _ => {}
     }
 }
 

@@ -12,8 +12,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use schemars::JsonSchema;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use veil_shared::api::CoreStatus;
 use veil_shared::api::{
     AuditList, KeyConfig, KeyCreate, KeyCreateBulk, KeyLink, KeyList, KeyUpdate, TrafficGet,
@@ -65,22 +66,55 @@ fn changed(key: &Key) -> Response {
     (status, Json(key)).into_response()
 }
 
+/// The body of `GET /health`: enough for a load balancer or an admin server, no secrets.
+#[derive(Serialize, JsonSchema)]
+pub struct HealthBody {
+    /// `ok`: database and core up; `degraded`: the core is down (changes stay pending);
+    /// `down`: the database fails.
+    status: HealthStatus,
+    version: String,
+    database: HealthDatabase,
+    core: HealthCore,
+    /// Keys whose change the core does not have yet.
+    pending: u64,
+}
+
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+enum HealthStatus {
+    Ok,
+    Degraded,
+    Down,
+}
+
+#[derive(Serialize, JsonSchema)]
+struct HealthDatabase {
+    ok: bool,
+}
+
+#[derive(Serialize, JsonSchema)]
+struct HealthCore {
+    status: CoreStatus,
+}
+
 /// `GET /health`: no token, no secrets; `503` when the database fails.
 pub async fn health(State(state): Shared) -> Response {
     let h = state.service.health().await;
     let core_up = h.core.status == CoreStatus::Up;
     let status = match (h.database.ok, core_up) {
-        (true, true) => "ok",
-        (true, false) => "degraded",
-        (false, _) => "down",
+        (true, true) => HealthStatus::Ok,
+        (true, false) => HealthStatus::Degraded,
+        (false, _) => HealthStatus::Down,
     };
-    let body = json!({
-        "status": status,
-        "version": h.version,
-        "database": {"ok": h.database.ok},
-        "core": {"status": h.core.status},
-        "pending": h.pending,
-    });
+    let body = HealthBody {
+        status,
+        version: h.version,
+        database: HealthDatabase { ok: h.database.ok },
+        core: HealthCore {
+            status: h.core.status,
+        },
+        pending: h.pending,
+    };
     let code = if h.database.ok {
         StatusCode::OK
     } else {
@@ -146,7 +180,7 @@ async fn create_keys(
 }
 
 async fn get_key(State(s): Shared, KeyPath(key): KeyPath) -> Answer {
-    Ok(ok(&s.service.get(key).await?))
+    Ok(ok(&s.service.get_present(key).await?))
 }
 
 /// The body holds what changes (the members of the socket's `key.update` but `key`).
@@ -234,10 +268,15 @@ async fn key_config(
     Ok(ok(&s.service.config(p).await?))
 }
 
-#[derive(serde::Deserialize)]
+/// The client's local proxies (on 127.0.0.1).
+#[derive(serde::Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Ports {
+pub struct Ports {
+    /// The local SOCKS5 port; default 10808. Must differ from the HTTP port (422).
+    #[schemars(range(min = 1))]
     socks_port: Option<u16>,
+    /// The local HTTP proxy port; default 10809.
+    #[schemars(range(min = 1))]
     http_port: Option<u16>,
 }
 
@@ -258,7 +297,7 @@ async fn audit(State(s): Shared, Params(q): Params<AuditQuery>) -> Answer {
     let key = match q.key.as_deref() {
         Some(raw) => Some(
             veil_shared::validate::key_ref(raw)
-                .map_err(|e| ApiError::bad_request(format!("key: {e}")))?,
+                .map_err(|e| ApiError::not_found(format!("no key is named by `key`: {e}")))?,
         ),
         None => None,
     };
@@ -269,10 +308,12 @@ async fn audit(State(s): Shared, Params(q): Params<AuditQuery>) -> Answer {
     Ok(ok(&s.service.audit(p).await?))
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct AuditQuery {
+pub struct AuditQuery {
+    /// Only this key's entries: its id, UUID or name.
     key: Option<String>,
+    /// Newest first; default 100, taken as 1 to 10,000.
     limit: Option<u32>,
 }
 

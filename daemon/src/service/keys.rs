@@ -9,6 +9,7 @@ use veil_shared::model::{DisableReason, Key, KeyRef, KeyState};
 
 use super::pipeline::{Changed, Mutation};
 use super::{Service, ServiceError, ServiceResult};
+use crate::error::ErrorKind;
 use crate::store::{StoreError, keys};
 use crate::traffic::settings::{self, KeySettings};
 
@@ -71,6 +72,23 @@ impl Service {
 
     pub async fn get(&self, key: KeyRef) -> ServiceResult<Key> {
         Ok(self.store.read(move |c| keys::get(c, &key)).await?)
+    }
+
+    /// A key that is not deleted: what a resource is after its `DELETE` over HTTP. A
+    /// deleted key is `not_found` here; its record stays in lists with `state=deleted` and in
+    /// the audit trail.
+    pub async fn get_present(&self, key: KeyRef) -> ServiceResult<Key> {
+        let shown = key.to_string();
+        let found = self.get(key).await?;
+        if found.state == KeyState::Deleted {
+            return Err(ServiceError::new(
+                ErrorKind::NotFound,
+                format!(
+                    "key '{shown}' was deleted (its record: the key list with state=deleted, and the audit trail)"
+                ),
+            ));
+        }
+        Ok(found)
     }
 
     /// Keys by id; without a state filter, deleted keys are left out.
