@@ -157,13 +157,11 @@ pub fn name_pattern() -> &'static str {
         });
         let unseen = char_class(|c| !shows(c));
         let hex = |n: usize| format!("[0-9A-Fa-f]{{{n}}}");
+        // The forms `Uuid::try_parse` reads: simple, hyphenated, braced, URN (any case).
+        let hyphenated = format!("{}-{}-{}-{}-{}", hex(8), hex(4), hex(4), hex(4), hex(12));
         let uuid = format!(
-            r"(?:urn:uuid:)?\{{?{}-?{}-?{}-?{}-?{}\}}?",
-            hex(8),
-            hex(4),
-            hex(4),
-            hex(4),
-            hex(12)
+            r"(?:{}|{hyphenated}|\{{{hyphenated}\}}|[Uu][Rr][Nn]:[Uu][Uu][Ii][Dd]:{hyphenated})",
+            hex(32)
         );
         format!(r"^(?!\s*[+-]?[0-9]+\s*$)(?!\s*{uuid}\s*$)(?=.*[^{unseen}])[^{refused}]+$")
     })
@@ -515,5 +513,65 @@ mod tests {
             note(&"n".repeat(1001)),
             Err(InvalidInput::NoteTooLong(1001))
         ));
+    }
+
+    /// Every character of the first three planes and a spread of the rest, alone and inside
+    /// a name (and in a note).
+    fn sample() -> impl Iterator<Item = char> {
+        (0..0x3_0000_u32)
+            .chain((0x3_0000..=0x10_FFFF).step_by(97))
+            .filter_map(char::from_u32)
+    }
+
+    /// The schema's name pattern accepts every valid name, and refuses every invalid one
+    /// but for what it cannot see: a joiner or a variation selector, allowed by context.
+    #[test]
+    fn the_name_pattern_says_what_the_name_rules_say() {
+        let re = fancy_regex::Regex::new(name_pattern()).unwrap();
+        for c in sample() {
+            for s in [format!("a{c}b"), c.to_string(), format!("{c}1")] {
+                let matched = re.is_match(&s).unwrap();
+                match name(&s) {
+                    Ok(_) => assert!(matched, "{s:?} is a valid name the pattern refuses"),
+                    Err(e) => assert!(
+                        !matched || c == ZWJ || is_variation_selector(c),
+                        "{s:?} is refused ({e}) but the pattern accepts it"
+                    ),
+                }
+            }
+        }
+        let h = "67e55044-10b1-426f-9247-bb680e5fe0c8";
+        let simple = h.replace('-', "");
+        for s in [
+            "12",
+            "-3",
+            " 7 ",
+            h,
+            &simple,
+            &format!("{{{h}}}"),
+            &format!("urn:uuid:{h}"),
+            &format!("URN:Uuid:{h}"),
+        ] {
+            assert!(name(s).is_err() && !re.is_match(s).unwrap(), "{s:?}");
+        }
+        // Near-UUIDs are names.
+        for s in [
+            format!("{{{simple}}}"),
+            h.replacen('-', "", 1),
+            format!("{h}0"),
+            format!("urn:uuid:{simple}"),
+        ] {
+            assert!(name(&s).is_ok(), "{s:?}");
+            assert!(re.is_match(&s).unwrap(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn the_note_pattern_says_what_the_note_rules_say() {
+        let re = fancy_regex::Regex::new(note_pattern()).unwrap();
+        for c in sample() {
+            let s = format!("n{c}n");
+            assert_eq!(re.is_match(&s).unwrap(), note(&s).is_ok(), "{s:?}");
+        }
     }
 }
