@@ -31,6 +31,7 @@ pub mod config;
 pub mod corefile;
 pub mod corelink;
 pub mod daemon;
+pub mod disconnect;
 pub mod doctor;
 pub mod error;
 pub mod http;
