@@ -122,6 +122,12 @@ pub struct CoreConfig {
     pub retry_first_delay_ms: u64,
     #[serde(default = "defaults::retry_max_delay_ms")]
     pub retry_max_delay_ms: u64,
+    /// `on` (default): a key that leaves the core (disabled, deleted, rotated) also loses
+    /// its open connections to the inbound, where veild has `CAP_NET_ADMIN`, the kernel
+    /// can destroy sockets and the core reports users' addresses (Xray); `off`: removal
+    /// only stops new connections.
+    #[serde(default)]
+    pub disconnect: crate::disconnect::Mode,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -15,6 +15,7 @@ use crate::applier::{Applier, Status};
 use crate::config::Config;
 use crate::corefile::CoreFile;
 use crate::corelink::{CoreLink, LinkOptions};
+use crate::disconnect::Disconnector;
 use crate::metrics::Metrics;
 use crate::service::{EVENT_BUFFER, Service};
 use crate::store::Store;
@@ -291,6 +292,42 @@ struct CoreParts {
     wake: crate::webhook::Wake,
 }
 
+/// Turns the clients already in the core's config into keys (first start only).
+async fn adopt_existing(
+    store: &Store,
+    inbound: &veil_shared::coreconfig::ManagedInbound,
+    link: &CoreLink,
+) -> anyhow::Result<()> {
+    let adopted = adopt::run(store, inbound, link)
+        .await
+        .context("adopting the core's existing clients")?;
+    if adopted > 0 {
+        tracing::info!(adopted, "adopted the clients already in the core config");
+    }
+    Ok(())
+}
+
+/// Decides whether removed keys' connections can be cut (a probe on blocking netlink) and
+/// puts the answer in `health`.
+async fn disconnector(
+    core: &crate::config::CoreConfig,
+    port: Option<u16>,
+    status: &Status,
+) -> anyhow::Result<Arc<Disconnector>> {
+    let (mode, flavor) = (core.disconnect, core.flavor);
+    let made = tokio::task::spawn_blocking(move || Disconnector::new(mode, flavor, port))
+        .await
+        .context("probing whether connections can be cut")?;
+    status.update(|s| {
+        s.disconnect = Some(veil_shared::api::DisconnectHealth {
+            status: made.status().clone(),
+            connections_cut: 0,
+            last: None,
+        });
+    });
+    Ok(Arc::new(made))
+}
+
 /// Reads the core's config file (refusing to start without a managed inbound), adopts its
 /// clients on first start, and starts the applier and the health watcher.
 async fn start_core(
@@ -322,13 +359,9 @@ async fn start_core(
     })
     .map_err(|e| anyhow::anyhow!("core.api = {:?}: {e}", core.api))?
     .with_observer(Arc::clone(metrics) as Arc<dyn crate::corelink::CallObserver>);
-    let adopted = adopt::run(store, &inbound, &link)
-        .await
-        .context("adopting the core's existing clients")?;
-    if adopted > 0 {
-        tracing::info!(adopted, "adopted the clients already in the core config");
-    }
+    adopt_existing(store, &inbound, &link).await?;
     let status = Arc::new(Status::new(core.config.display().to_string()));
+    let disconnect = disconnector(core, inbound.port, &status).await?;
     let (events, _) = tokio::sync::broadcast::channel(EVENT_BUFFER);
     let wake = crate::webhook::Wake::default();
     let applier = Applier {
@@ -341,6 +374,7 @@ async fn start_core(
         events: events.clone(),
         retry: config.retry_policy(),
         metrics: Arc::clone(metrics),
+        disconnect,
     };
     // A reply waits this long for the applier before it says "pending".
     let settle_timeout = call_timeout * 2 + Duration::from_secs(30);

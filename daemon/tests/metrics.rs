@@ -28,7 +28,7 @@ const CONVERGE: Duration = Duration::from_secs(60);
 const BODY_LEN: usize = 256 * 1024;
 
 /// Every metric veild documents, with its type as the text format names it.
-const EXPECTED: [(&str, &str); 19] = veild::metrics::DOCUMENTED;
+const EXPECTED: [(&str, &str); 20] = veild::metrics::DOCUMENTED;
 
 // ---------------------------------------------------------------------------------------
 // A tiny HTTP/1.1 client and a parser of the text format

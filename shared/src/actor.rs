@@ -16,14 +16,17 @@ pub enum DaemonTask {
     Adopt,
     /// A scheduled database backup.
     Backup,
+    /// Cutting the open connections of a key that left the core.
+    Disconnect,
 }
 
 impl DaemonTask {
-    pub const ALL: [DaemonTask; 4] = [
+    pub const ALL: [DaemonTask; 5] = [
         DaemonTask::Enforce,
         DaemonTask::Reset,
         DaemonTask::Adopt,
         DaemonTask::Backup,
+        DaemonTask::Disconnect,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -32,6 +35,7 @@ impl DaemonTask {
             DaemonTask::Reset => "reset",
             DaemonTask::Adopt => "adopt",
             DaemonTask::Backup => "backup",
+            DaemonTask::Disconnect => "disconnect",
         }
     }
 

@@ -406,6 +406,49 @@ pub struct Health {
     /// Each `[[webhook]]` with its delivery status; empty without webhooks.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub webhooks: Vec<WebhookStatus>,
+    /// Whether a key leaving the core also loses its open connections.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disconnect: Option<DisconnectHealth>,
+}
+
+/// Cutting removed keys' connections (`[core] disconnect`), as `health` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisconnectHealth {
+    #[serde(flatten)]
+    pub status: DisconnectStatus,
+    /// Connections destroyed since veild started.
+    #[serde(default)]
+    pub connections_cut: u64,
+    /// The last cut, as the audit trail says it (`key 7: disconnected 3 connections…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last: Option<String>,
+}
+
+/// Whether cutting is on, and if not, why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum DisconnectStatus {
+    /// A disabled, deleted or rotated key's connections are cut.
+    On,
+    /// `[core] disconnect = "off"`.
+    Off,
+    /// The core cannot say which addresses a key connects from (v2fly).
+    Unsupported { reason: String },
+    /// The daemon or the kernel cannot destroy sockets (no `CAP_NET_ADMIN`, no
+    /// `CONFIG_INET_DIAG_DESTROY`), or the inbound has no single port.
+    Unavailable { reason: String },
+}
+
+impl DisconnectStatus {
+    /// One line for people: `on`, `off`, `not supported: …`, `unavailable: …`.
+    pub fn describe(&self) -> String {
+        match self {
+            DisconnectStatus::On => "on".into(),
+            DisconnectStatus::Off => "off".into(),
+            DisconnectStatus::Unsupported { reason } => format!("not supported: {reason}"),
+            DisconnectStatus::Unavailable { reason } => format!("unavailable: {reason}"),
+        }
+    }
 }
 
 /// The last full re-add of every active key into the core (at start, after a core restart).
@@ -557,6 +600,23 @@ pub struct LaggedEvent {
     pub missed: u64,
 }
 
+/// `event.disconnect`: a key that left the core lost its open connections.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisconnectEvent {
+    pub key_id: i64,
+    pub name: String,
+    /// Connections destroyed.
+    pub connections: u64,
+    /// The addresses they came from.
+    pub addresses: Vec<String>,
+    /// Other keys online from one of those addresses, cut along; absent when the core
+    /// cannot list who is online.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collateral: Option<u64>,
+    /// The sentence the audit trail keeps (`disconnected 3 connections from 2 addresses…`).
+    pub detail: String,
+}
+
 /// Every notification a watcher can receive.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
@@ -564,18 +624,21 @@ pub enum Event {
     Lagged(LaggedEvent),
     /// Rates and totals of the keys that moved in a poller cycle.
     Traffic(TrafficEvent),
+    Disconnect(DisconnectEvent),
 }
 
 impl Event {
     pub const KEY: &'static str = "event.key";
     pub const LAGGED: &'static str = "event.lagged";
     pub const TRAFFIC: &'static str = "event.traffic";
+    pub const DISCONNECT: &'static str = "event.disconnect";
 
     pub fn method(&self) -> &'static str {
         match self {
             Event::Key(_) => Self::KEY,
             Event::Lagged(_) => Self::LAGGED,
             Event::Traffic(_) => Self::TRAFFIC,
+            Event::Disconnect(_) => Self::DISCONNECT,
         }
     }
 
@@ -584,6 +647,7 @@ impl Event {
             Event::Key(e) => serde_json::to_value(e),
             Event::Lagged(e) => serde_json::to_value(e),
             Event::Traffic(e) => serde_json::to_value(e),
+            Event::Disconnect(e) => serde_json::to_value(e),
         }
     }
 
@@ -593,6 +657,7 @@ impl Event {
             Self::KEY => Some(Event::Key(serde_json::from_value(params)?)),
             Self::LAGGED => Some(Event::Lagged(serde_json::from_value(params)?)),
             Self::TRAFFIC => Some(Event::Traffic(serde_json::from_value(params)?)),
+            Self::DISCONNECT => Some(Event::Disconnect(serde_json::from_value(params)?)),
             _ => None,
         })
     }

@@ -356,6 +356,17 @@ fn sample_health(full: bool) -> Health {
             })
         }),
         webhooks: Vec::new(),
+        disconnect: Some(DisconnectHealth {
+            status: if full {
+                DisconnectStatus::Unavailable {
+                    reason: "veild lacks CAP_NET_ADMIN".into(),
+                }
+            } else {
+                DisconnectStatus::On
+            },
+            connections_cut: u64::from(full) * 3,
+            last: full.then(|| "key 7: disconnected 3 connections from 2 addresses".into()),
+        }),
     }
 }
 

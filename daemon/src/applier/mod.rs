@@ -8,6 +8,7 @@
 //! backoff and converges by itself when the core returns. A crash anywhere leaves pending
 //! rows that the next start finishes.
 
+mod cut;
 mod pass;
 pub mod status;
 
@@ -126,6 +127,8 @@ pub struct Applier {
     pub events: broadcast::Sender<Event>,
     pub retry: RetryPolicy,
     pub metrics: Arc<Metrics>,
+    /// Cuts the connections of keys the pass removed from the core.
+    pub disconnect: Arc<crate::disconnect::Disconnector>,
 }
 
 /// Calls to the core in flight at once during a pass or a resync.

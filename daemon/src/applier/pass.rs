@@ -51,12 +51,7 @@ async fn apply_row(link: &CoreLink, tag: &str, flow: &str, row: &CoreRow) -> Res
     let email = email_for(row.id);
     match row.state {
         KeyState::Active => {
-            let rotated = row.applied == Some(KeyState::Active)
-                && row
-                    .applied_uuid
-                    .as_deref()
-                    .is_some_and(|u| u != row.uuid.to_string());
-            if rotated {
+            if super::cut::rotated(row) {
                 // The core keys users by email: the old UUID must go before the new one comes.
                 link.remove_user(tag, &email).await?;
             }
@@ -152,6 +147,7 @@ impl Applier {
             }
         }
         self.record_refusals(refused).await;
+        self.cut_removed(&applied).await;
         match &first_error {
             Some(e) if e.is_transient() => self.status.update(|s| {
                 s.core = CoreStatus::Down;

@@ -3,7 +3,7 @@
 
 use std::sync::Mutex;
 
-use veil_shared::api::{ConfigFileHealth, CoreStatus, ResyncInfo};
+use veil_shared::api::{ConfigFileHealth, CoreStatus, DisconnectHealth, ResyncInfo};
 
 #[derive(Debug)]
 pub struct Status {
@@ -19,6 +19,8 @@ pub struct Snapshot {
     pub last_resync: Option<ResyncInfo>,
     pub drift: Option<u64>,
     pub config: ConfigFileHealth,
+    /// Set at start when the daemon has a core (the applier's disconnector).
+    pub disconnect: Option<DisconnectHealth>,
 }
 
 impl Status {
@@ -38,6 +40,7 @@ impl Status {
                     last_error: None,
                     unmanaged_clients: Vec::new(),
                 },
+                disconnect: None,
             }),
         }
     }

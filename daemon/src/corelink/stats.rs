@@ -3,8 +3,9 @@
 use serde::{Deserialize, Serialize};
 use tonic::Code;
 use veil_core_proto::{
-    GetStatsOnlineIpListResponse, GetStatsRequest, GetStatsResponse, QueryStatsRequest,
-    QueryStatsResponse, SysStatsRequest, SysStatsResponse,
+    GetAllOnlineUsersRequest, GetAllOnlineUsersResponse, GetStatsOnlineIpListResponse,
+    GetStatsRequest, GetStatsResponse, QueryStatsRequest, QueryStatsResponse, SysStatsRequest,
+    SysStatsResponse,
 };
 
 use super::error::CoreError;
@@ -156,6 +157,35 @@ impl CoreLink {
                 Err(e) if is_not_found(&e) => Ok(None),
                 Err(e) => Err(e),
             }
+        })
+        .await
+    }
+}
+
+impl CoreLink {
+    /// The emails of the users with an open connection (GetAllOnlineUsers, Xray v26.1.13+).
+    pub async fn online_users(&self) -> Result<Vec<String>, CoreError> {
+        self.observed("online_users", async {
+            if self.flavor() == Flavor::V2fly {
+                return Err(CoreError::Unsupported(
+                    "GetAllOnlineUsers (needs Xray v26.1.13+)",
+                ));
+            }
+            let reply = self
+                .unary::<_, GetAllOnlineUsersResponse>(
+                    STATS_SERVICE,
+                    "GetAllOnlineUsers",
+                    GetAllOnlineUsersRequest {},
+                )
+                .await?;
+            Ok(reply
+                .users
+                .iter()
+                .filter_map(|name| {
+                    let email = name.strip_prefix("user>>>")?.strip_suffix(">>>online")?;
+                    Some(email.to_owned())
+                })
+                .collect())
         })
         .await
     }

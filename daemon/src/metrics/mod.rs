@@ -29,7 +29,7 @@ pub const UNKNOWN_METHOD: &str = "unknown";
 
 /// Every metric veild exports, with its type as the text format names it (the README's
 /// table, the tests and the Grafana dashboard use exactly these).
-pub const DOCUMENTED: [(&str, &str); 19] = [
+pub const DOCUMENTED: [(&str, &str); 20] = [
     ("veild_build_info", "gauge"),
     ("veild_keys", "gauge"),
     ("veild_keys_pending", "gauge"),
@@ -49,6 +49,7 @@ pub const DOCUMENTED: [(&str, &str); 19] = [
     ("veild_socket_request_duration_seconds", "histogram"),
     ("veild_socket_connections", "gauge"),
     ("veild_webhook_deliveries_total", "counter"),
+    ("veild_disconnected_connections_total", "counter"),
 ];
 
 /// Bounds (seconds) of the latency histograms: one core call, one socket request.
@@ -134,6 +135,7 @@ pub struct Metrics {
     applier_pass: Histogram,
     config_writes: Counter,
     config_write_failures: Counter,
+    disconnected: Family<OutcomeLabel, Counter>,
     resyncs: Family<ReasonLabel, Counter>,
     drift_repairs: Counter,
     traffic_cycle: Histogram,
@@ -227,6 +229,12 @@ impl Metrics {
             "Failed writes of the core's config file (the previous file stays)",
             config_write_failures.clone(),
         );
+        let disconnected = Family::<OutcomeLabel, Counter>::default();
+        registry.register(
+            "disconnected_connections",
+            "Connections of keys removed from the core that were destroyed (outcome cut) or could not be (failed)",
+            disconnected.clone(),
+        );
         let resyncs = Family::<ReasonLabel, Counter>::default();
         registry.register(
             "core_resyncs",
@@ -293,6 +301,7 @@ impl Metrics {
             applier_pass,
             config_writes,
             config_write_failures,
+            disconnected,
             resyncs,
             drift_repairs,
             traffic_cycle,
@@ -313,6 +322,12 @@ impl Metrics {
         for outcome in ["delivered", "retry", "failed"] {
             metrics
                 .webhook_deliveries
+                .get_or_create(&OutcomeLabel { outcome })
+                .inc_by(0);
+        }
+        for outcome in ["cut", "failed"] {
+            metrics
+                .disconnected
                 .get_or_create(&OutcomeLabel { outcome })
                 .inc_by(0);
         }
@@ -386,6 +401,20 @@ impl Metrics {
 
     pub fn config_write_failed(&self) {
         self.config_write_failures.inc();
+    }
+
+    /// Connections of removed keys destroyed, and ones that could not be.
+    pub fn disconnected(&self, cut: u64, failed: u64) {
+        if cut > 0 {
+            self.disconnected
+                .get_or_create(&OutcomeLabel { outcome: "cut" })
+                .inc_by(cut);
+        }
+        if failed > 0 {
+            self.disconnected
+                .get_or_create(&OutcomeLabel { outcome: "failed" })
+                .inc_by(failed);
+        }
     }
 
     /// A resync finished (`reason`: `start`, `core_restart`, `link_restored`).

@@ -174,6 +174,7 @@ impl Service {
             pending,
             refused,
             config: Some(status.config),
+            disconnect: status.disconnect,
             http: self.http_report.get().map(|report| Box::new(report.http())),
             webhooks: match self.webhook_list().await {
                 Ok(page) => page.webhooks,

@@ -78,10 +78,26 @@ pub fn health(h: &Health) -> String {
     if let Some(http) = &h.http {
         http_rows(http, &mut rows);
     }
+    if let Some(d) = &h.disconnect {
+        rows.push(("disconnect", disconnect_line(d)));
+    }
     for w in &h.webhooks {
         rows.push(("webhook", super::webhook::health_line(w)));
     }
     labelled(&rows)
+}
+
+/// Whether removed keys lose their connections, how many did, the last cut.
+fn disconnect_line(d: &veil_shared::api::DisconnectHealth) -> String {
+    let mut line = format!(
+        "{}, {} cut since start",
+        one_line(&d.status.describe()),
+        plural(d.connections_cut, "connection", "connections")
+    );
+    if let Some(last) = &d.last {
+        line.push_str(&format!("; last: {}", one_line(last)));
+    }
+    line
 }
 
 /// The HTTP API's rows: where it listens, its load, the last refused authentication.
@@ -159,6 +175,7 @@ mod tests {
 
     fn sample_health() -> Health {
         Health {
+            disconnect: None,
             version: "0.1.0".into(),
             protocol: 1,
             pid: 4242,

@@ -17,6 +17,12 @@ pub fn event(event: &Event, clock: &str) -> String {
             plural(e.missed, "event", "events")
         ),
         Event::Traffic(e) => format!("{clock}  {}\n", traffic::event_line(e)),
+        Event::Disconnect(e) => format!(
+            "{clock}  cut       key {} “{}”: {}\n",
+            e.key_id,
+            one_line(&e.name),
+            one_line(&e.detail)
+        ),
     }
 }
 

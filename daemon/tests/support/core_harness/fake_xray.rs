@@ -284,6 +284,21 @@ impl StatsService for Fake {
             ips: ips.iter().map(|(ip, seen)| (ip.clone(), *seen)).collect(),
         }))
     }
+
+    async fn get_all_online_users(
+        &self,
+        _request: Request<pb::GetAllOnlineUsersRequest>,
+    ) -> Result<Response<pb::GetAllOnlineUsersResponse>, Status> {
+        let st = self.enter()?;
+        Ok(Response::new(pb::GetAllOnlineUsersResponse {
+            users: st
+                .online
+                .iter()
+                .filter(|(_, ips)| !ips.is_empty())
+                .map(|(email, _)| format!("user>>>{email}>>>online"))
+                .collect(),
+        }))
+    }
 }
 
 /// The online entry of `user>>>EMAIL>>>online`, NOT_FOUND (as Xray) for a user that never

@@ -43,6 +43,11 @@ pub(super) fn daemon_event(app: &mut App, event: Event, out: &mut Outcome) {
             reload(app, out);
         }
         Event::Traffic(t) => traffic_event(app, t),
+        Event::Disconnect(d) => log(
+            app,
+            LogKind::Key,
+            format!("key {} “{}” {}", d.key_id, d.name, d.detail),
+        ),
     }
 }
 

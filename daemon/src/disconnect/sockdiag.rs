@@ -14,7 +14,7 @@
 //! Every call here is blocking netlink I/O (answered by the kernel at once); the daemon runs
 //! it on a blocking thread.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 
@@ -65,15 +65,15 @@ impl Availability {
         *self == Availability::Available
     }
 
-    /// For `health`, `veil doctor` and logs.
+    /// Why not (or `available`), for `health`, `veil doctor` and logs.
     pub fn describe(&self) -> String {
         match self {
             Availability::Available => "available".into(),
-            Availability::NoCapability => "unavailable: veild lacks CAP_NET_ADMIN".into(),
+            Availability::NoCapability => "veild lacks CAP_NET_ADMIN".into(),
             Availability::NoKernelSupport => {
-                "unavailable: the kernel cannot destroy sockets (CONFIG_INET_DIAG_DESTROY)".into()
+                "the kernel cannot destroy sockets (no CONFIG_INET_DIAG_DESTROY)".into()
             }
-            Availability::Failed(why) => format!("unavailable: {why}"),
+            Availability::Failed(why) => why.clone(),
         }
     }
 }
@@ -89,6 +89,8 @@ pub struct CutReport {
     pub gone: usize,
     /// Connections that could not be destroyed, with the error.
     pub failed: Vec<(SocketAddr, String)>,
+    /// Connections destroyed, by peer address (canonical).
+    pub per_address: BTreeMap<IpAddr, usize>,
 }
 
 /// Tries the whole path once on a connection of its own (a loopback pair made for the
@@ -219,18 +221,17 @@ pub fn cut(port: u16, peers: &BTreeSet<IpAddr>) -> io::Result<CutReport> {
         .filter(|c| peers.contains(&c.peer_ip()))
         .collect();
     let socket = open()?;
-    let mut addresses = BTreeSet::new();
     for conn in &targets {
         match destroy_retrying(&socket, conn) {
             Ok(()) => {
                 report.cut += 1;
-                addresses.insert(conn.peer_ip());
+                *report.per_address.entry(conn.peer_ip()).or_default() += 1;
             }
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => report.gone += 1,
             Err(e) => report.failed.push((conn.peer, e.to_string())),
         }
     }
-    report.addresses = addresses.len();
+    report.addresses = report.per_address.len();
     Ok(report)
 }
 
