@@ -13,7 +13,8 @@
 //! - `access` (with `unit`): veild can replace the file, and the core's user (from its
 //!   systemd unit) can read it;
 //! - `names`: the stable names of the machine checks and their bounds;
-//! - `system`: the socket group, the database's integrity, the socket's permissions.
+//! - `system`: the socket group, the database's integrity, the socket's permissions;
+//! - `disconnect`: whether disabling a key can end its open connections.
 //!
 //! The report's wire types (`DoctorReport`, `Finding`, `Severity`) are in veil-shared: the
 //! `doctor` socket method returns them.
@@ -21,6 +22,7 @@
 mod access;
 mod api;
 mod config;
+mod disconnect;
 mod facts;
 mod files;
 mod inbound;
@@ -71,6 +73,8 @@ pub async fn run(config: &Config, db: Db<'_>) -> DoctorReport {
     system::check_database(config, db, &mut report.findings).await;
     checked.push(SOCKET);
     system::check_socket(config, gid, live, &mut report.findings);
+    checked.push(DISCONNECT);
+    disconnect::check(config, &mut report.findings).await;
 
     report.checked = checked.into_iter().map(str::to_owned).collect();
     report.sort();

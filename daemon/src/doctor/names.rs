@@ -14,6 +14,8 @@ pub const CORE_TEST: &str = "core_test";
 pub const DATABASE: &str = "database";
 pub const DATABASE_MODE: &str = "database_mode";
 pub const SOCKET: &str = "socket";
+/// Disabling a key can end its open connections (`[core] disconnect`).
+pub const DISCONNECT: &str = "disconnect";
 
 /// veild's own unit, whose user the offline doctor checks as when run by root.
 pub(super) const VEILD_UNIT: &str = "veild.service";

@@ -41,6 +41,9 @@ pub struct DaemonConfig {
     pub nofile: Option<(u64, u64)>,
     /// More environment for veild.
     pub env: Vec<(String, String)>,
+    /// A program (and its arguments) that execs veild, e.g. `setpriv` dropping a
+    /// capability; the pid stays the daemon's.
+    pub wrapper: Vec<String>,
 }
 
 impl Default for DaemonConfig {
@@ -52,6 +55,7 @@ impl Default for DaemonConfig {
             extra_toml: String::new(),
             nofile: None,
             env: Vec::new(),
+            wrapper: Vec::new(),
         }
     }
 }
@@ -244,6 +248,7 @@ pub struct Daemon {
     log: PathBuf,
     nofile: Option<(u64, u64)>,
     env: Vec<(String, String)>,
+    wrapper: Vec<String>,
 }
 
 impl Daemon {
@@ -300,6 +305,7 @@ impl Daemon {
             log: dir.join("veild.log"),
             nofile: cfg.nofile,
             env: cfg.env.clone(),
+            wrapper: cfg.wrapper.clone(),
         };
         daemon.spawn_and_wait();
         daemon
@@ -323,14 +329,19 @@ impl Daemon {
             .append(true)
             .open(&self.log)
             .expect("open log");
-        let mut command = match self.nofile {
+        let mut command = match (self.nofile, self.wrapper.split_first()) {
             // prlimit execs veild in its own process: the pid stays the daemon's.
-            Some((soft, hard)) => {
+            (Some((soft, hard)), _) => {
                 let mut c = Command::new("prlimit");
                 c.arg(format!("--nofile={soft}:{hard}")).arg(veild_bin());
                 c
             }
-            None => Command::new(veild_bin()),
+            (None, Some((program, args))) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(veild_bin());
+                c
+            }
+            (None, None) => Command::new(veild_bin()),
         };
         let child = command
             .arg("--config")

@@ -52,8 +52,12 @@ impl V2rayServer {
     /// Writes `server.json` in `dir` with the given `(uuid, email)` clients,
     /// starts v2ray and waits until its API answers GetSysStats.
     pub async fn start(dir: &Path, clients: &[(&str, &str)]) -> V2rayServer {
+        Self::start_on(dir, clients, free_port()).await
+    }
+
+    /// As [`start`](Self::start), with the VLESS inbound on `vless_port`.
+    pub async fn start_on(dir: &Path, clients: &[(&str, &str)], vless_port: u16) -> V2rayServer {
         let api_port = free_port();
-        let vless_port = free_port();
         let mut config = minimal_v2fly_core_config(api_port, vless_port, clients);
         config["policy"]["system"] =
             json!({"statsInboundUplink": true, "statsInboundDownlink": true});
@@ -159,6 +163,12 @@ pub struct V2rayClient {
 impl V2rayClient {
     /// Starts the client and waits until its proxy port accepts connections.
     pub fn start(dir: &Path, server_port: u16, uuid: &str) -> V2rayClient {
+        Self::start_from(dir, server_port, uuid, "127.0.0.1")
+    }
+
+    /// As [`start`](Self::start), its connections to the server leaving from `source`
+    /// (a loopback address such as `127.0.0.2`: `sendThrough`).
+    pub fn start_from(dir: &Path, server_port: u16, uuid: &str, source: &str) -> V2rayClient {
         let proxy_port = free_port();
         let config = json!({
             "log": {"loglevel": "warning"},
@@ -167,7 +177,7 @@ impl V2rayClient {
                 "protocol": "http", "settings": {}
             }],
             "outbounds": [{
-                "protocol": "vless",
+                "protocol": "vless", "sendThrough": source,
                 "settings": {"vnext": [{
                     "address": "127.0.0.1", "port": server_port,
                     "users": [{"id": uuid, "encryption": "none", "level": 0}]
