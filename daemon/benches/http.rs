@@ -69,9 +69,15 @@ async fn request(
     status
 }
 
-fn report(what: &str, mut all: Vec<Duration>, wall: Duration) {
+/// Prints one run's figures, and a `summary ID VALUE` line of its p99 for scripts/bench.
+fn report(what: &str, id: &str, mut all: Vec<Duration>, wall: Duration) {
     all.sort();
     let at = |p: f64| all[((all.len() as f64 - 1.0) * p).round() as usize];
+    println!("summary {id}_p99_ms {:.3}", at(0.99).as_secs_f64() * 1e3);
+    println!(
+        "summary {id}_per_s {:.0}",
+        all.len() as f64 / wall.as_secs_f64()
+    );
     println!(
         "{what}: {} requests by {CLIENTS} clients ({KEYS} keys) in {wall:.2?}: {:.0}/s; \
          p50 {:.2?}, p99 {:.2?}, max {:.2?}",
@@ -177,7 +183,7 @@ fn main() {
             )
         })
         .await;
-        report("GET /api/keys/{id}", times, wall);
+        report("GET /api/keys/{id}", "http_get", times, wall);
 
         let (times, wall) = load(addr, CREATES_PER_CLIENT, move |client, i| {
             let body = json!({"name": format!("made-{client}-{i}")}).to_string();
@@ -187,7 +193,7 @@ fn main() {
             )
         })
         .await;
-        report("POST /api/keys", times, wall);
+        report("POST /api/keys", "http_post", times, wall);
         stop.cancel();
         running.stop().await;
         drop(fake);

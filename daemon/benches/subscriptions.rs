@@ -152,6 +152,10 @@ fn main() {
             percentile(&all, 0.99),
             all[all.len() - 1]
         );
+        println!(
+            "summary sub_p99_ms {:.3}",
+            percentile(&all, 0.99).as_secs_f64() * 1e3
+        );
         running.stop().await;
         drop(fake);
     });
