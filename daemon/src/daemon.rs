@@ -293,6 +293,17 @@ struct CoreParts {
 
 /// Reads the core's config file (refusing to start without a managed inbound), adopts its
 /// clients on first start, and starts the applier and the health watcher.
+/// The core's config file as `[core]` names it.
+fn core_file(config: &Config) -> CoreFile {
+    let core = &config.core;
+    CoreFile::new(
+        core.config.clone(),
+        core.inbound_tag.clone(),
+        config.test_command(),
+        core.backups,
+    )
+}
+
 async fn start_core(
     config: &Config,
     store: &Store,
@@ -300,12 +311,7 @@ async fn start_core(
     shutdown: CancellationToken,
 ) -> anyhow::Result<CoreParts> {
     let core = &config.core;
-    let file = CoreFile::new(
-        core.config.clone(),
-        core.inbound_tag.clone(),
-        config.test_command(),
-        core.backups,
-    );
+    let file = core_file(config);
     let inbound = file.load().await.with_context(|| {
         format!(
             "reading the core config (core.config = {})",
@@ -341,6 +347,7 @@ async fn start_core(
         events: events.clone(),
         retry: config.retry_policy(),
         metrics: Arc::clone(metrics),
+        file_delay: Duration::from_millis(core.file_delay_ms),
     };
     // A reply waits this long for the applier before it says "pending".
     let settle_timeout = call_timeout * 2 + Duration::from_secs(30);

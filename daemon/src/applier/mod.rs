@@ -126,6 +126,9 @@ pub struct Applier {
     pub events: broadcast::Sender<Event>,
     pub retry: RetryPolicy,
     pub metrics: Arc<Metrics>,
+    /// How long the config file may lag keys already live in the core (zero: written
+    /// before every reply).
+    pub file_delay: Duration,
 }
 
 /// Calls to the core in flight at once during a pass or a resync.
@@ -162,7 +165,9 @@ impl Applier {
     ) {
         let mut resync: Option<ResyncReason> = Some(ResyncReason::Start);
         let mut failures: u32 = 0;
-        let mut file_dirty = true; // write the file once at start, so it matches the database
+        // The file is written once at start, so it matches the database (and catches up
+        // with what a crash left behind).
+        let mut lag = pass::FileLag::at_start(self.behind_at_start().await);
         let mut requests: Vec<u64> = Vec::new(); // the requests the next pass settles
         loop {
             // Everything requested before this point is covered by the pass below.
@@ -174,7 +179,7 @@ impl Applier {
             }
             let span = tracing::info_span!("applier_pass", requests = %ids(&requests));
             requests.clear();
-            let outcome = self.pass(&mut file_dirty).instrument(span).await;
+            let outcome = self.pass(&mut lag).instrument(span).await;
             done.send_replace(covered);
             // Only what passes by itself is tried again on a timer: 2 s, 4 s, 8 s, then
             // every 10 s (by default), each try numbered in the log. A refusal waits for
@@ -197,6 +202,12 @@ impl Applier {
                 }
                 failures = 0;
                 None
+            };
+            // A write the file owes is due at its time, whatever else waits.
+            let wait = match (wait, lag.due) {
+                (wait, None) => wait,
+                (None, Some(due)) => Some(due.saturating_duration_since(Instant::now())),
+                (Some(w), Some(due)) => Some(w.min(due.saturating_duration_since(Instant::now()))),
             };
             let command = tokio::select! {
                 biased;
@@ -228,6 +239,31 @@ impl Applier {
             }
         }
         tracing::debug!("applier stopped");
+    }
+
+    /// What the database records of a config file left behind (a crash between a reply and
+    /// the file's write): logged and shown until the start's write catches up.
+    async fn behind_at_start(&self) -> bool {
+        match self.store.read(crate::store::keys::file_behind_get).await {
+            Ok(Some((since, keys))) => {
+                tracing::warn!(
+                    since,
+                    keys,
+                    "the core config file was behind the database at the last stop; it is \
+                     written again now"
+                );
+                self.status.update(|s| {
+                    s.config.behind = keys;
+                    s.config.behind_since = Some(since);
+                });
+                true
+            }
+            Ok(None) => false,
+            Err(e) => {
+                tracing::error!(error = %e, "reading the config file's recorded lag failed");
+                true
+            }
+        }
     }
 
     /// Re-adds every active key (the start-up sync): the core keeps API-added users in memory only.

@@ -2,8 +2,8 @@
 //! transaction marking what is now applied → `Applied` events.
 
 use std::sync::Arc;
+use std::time::Instant;
 
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use veil_shared::api::{CoreStatus, Event, KeyAction, KeyEvent};
 use veil_shared::model::KeyState;
@@ -33,6 +33,70 @@ impl PassOutcome {
 
     pub fn refused(&self) -> bool {
         *self == PassOutcome::Refused
+    }
+}
+
+/// What a pass records of the config file with the rows it marks applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FileMark {
+    /// The file was written with these rows and nothing was recorded as behind.
+    InStep,
+    /// The file was written: what was recorded as behind is cleared.
+    CaughtUp,
+    /// This many keys are live but not in the file yet, the oldest since this time.
+    Behind(u64, i64),
+}
+
+/// The config file's standing against the keys live in the core, kept by the applier.
+#[derive(Debug)]
+pub struct FileLag {
+    /// The file is not known to match the database (at start, after a failed write): it is
+    /// written before the next reply.
+    pub dirty: bool,
+    /// When the write that catches up is due (keys live in the core that the file lacks).
+    pub due: Option<Instant>,
+    /// Keys answered live since the last write, and since when (Unix seconds).
+    pub behind: u64,
+    pub since: Option<i64>,
+    /// The database records a lag (cleared with the write that catches up).
+    pub persisted: bool,
+}
+
+impl FileLag {
+    /// At start: the file is written once before anything else is answered.
+    pub fn at_start(persisted: bool) -> Self {
+        FileLag {
+            dirty: true,
+            due: None,
+            behind: 0,
+            since: None,
+            persisted,
+        }
+    }
+
+    fn caught_up(&mut self) {
+        self.due = None;
+        self.behind = 0;
+        self.since = None;
+    }
+}
+
+/// Whether applying `row` takes a user (or a UUID) away from the core: then the file must
+/// not list it any more before the reply, or a core restarted from the file would serve it.
+fn removes(row: &CoreRow) -> bool {
+    row.state != KeyState::Active
+        || (row.applied == Some(KeyState::Active)
+            && row
+                .applied_uuid
+                .as_deref()
+                .is_some_and(|u| u != row.uuid.to_string()))
+}
+
+fn outcome_of(first_error: Option<CoreError>) -> PassOutcome {
+    match first_error {
+        None => PassOutcome::Settled,
+        Some(e) if e.is_transient() => PassOutcome::Unreachable,
+        Some(_) => PassOutcome::Refused,
     }
 }
 
@@ -70,17 +134,29 @@ async fn apply_row(link: &CoreLink, tag: &str, flow: &str, row: &CoreRow) -> Res
 }
 
 impl Applier {
-    /// Applies `rows` concurrently; results in the same order.
+    /// Applies `rows` concurrently, at most [`IN_FLIGHT`] calls at once on the one channel
+    /// (a task is started only when a slot is free); results in the same order.
     async fn apply_rows(&self, rows: &[CoreRow], add_only: bool) -> Vec<Result<(), CoreError>> {
-        let slots = Arc::new(Semaphore::new(IN_FLIGHT));
+        let tag: Arc<str> = Arc::from(self.inbound_tag.as_str());
+        let flow: Arc<str> = Arc::from(self.flow.as_str());
+        let mut results: Vec<Result<(), CoreError>> = (0..rows.len())
+            .map(|_| Err(CoreError::Transport("not attempted".into())))
+            .collect();
         let mut tasks = JoinSet::new();
+        let mut record =
+            |joined: Result<(usize, Result<(), CoreError>), tokio::task::JoinError>| match joined {
+                Ok((i, result)) => results[i] = result,
+                Err(e) => tracing::error!(error = %e, "a core call task failed"),
+            };
         for (i, row) in rows.iter().cloned().enumerate() {
+            while tasks.len() >= IN_FLIGHT {
+                if let Some(joined) = tasks.join_next().await {
+                    record(joined);
+                }
+            }
             let link = self.link.clone();
-            let tag = self.inbound_tag.clone();
-            let flow = self.flow.clone();
-            let slots = Arc::clone(&slots);
+            let (tag, flow) = (Arc::clone(&tag), Arc::clone(&flow));
             tasks.spawn(async move {
-                let _slot = slots.acquire_owned().await;
                 let result = if add_only {
                     link.add_user(&tag, &user(&row, &flow)).await.map(|_| ())
                 } else {
@@ -89,14 +165,8 @@ impl Applier {
                 (i, result)
             });
         }
-        let mut results: Vec<Result<(), CoreError>> = (0..rows.len())
-            .map(|_| Err(CoreError::Transport("not attempted".into())))
-            .collect();
         while let Some(joined) = tasks.join_next().await {
-            match joined {
-                Ok((i, result)) => results[i] = result,
-                Err(e) => tracing::error!(error = %e, "a core call task failed"),
-            }
+            record(joined);
         }
         results
     }
@@ -106,7 +176,7 @@ impl Applier {
         self.apply_rows(rows, true).await
     }
 
-    pub(super) async fn pass(&mut self, file_dirty: &mut bool) -> PassOutcome {
+    pub(super) async fn pass(&mut self, lag: &mut FileLag) -> PassOutcome {
         let rows = match self.store.read(keys::pending).await {
             Ok(rows) => rows,
             Err(e) => {
@@ -114,23 +184,70 @@ impl Applier {
                 return PassOutcome::Unreachable;
             }
         };
-        if rows.is_empty() && !*file_dirty {
+        let due = lag.due.is_some_and(|d| d <= Instant::now());
+        if rows.is_empty() && !lag.dirty && !due {
             return PassOutcome::Settled;
         }
         let _timer = self.metrics.applier_pass_timer();
+        let started = Instant::now();
+        // Adds only, with a file known good: answered once the core serves them; the file
+        // follows within `file_delay`. Anything that takes a user away from the core (or a
+        // file that failed, or a write that is due) writes the file first, as the reply waits.
+        let write_now = lag.dirty || due || self.file_delay.is_zero() || rows.iter().any(removes);
+        if !write_now {
+            let results = self.apply_rows(&rows, false).await;
+            let (applied, first_error) = self.sort_results(&rows, results).await;
+            let applied_n = applied.len() as u64;
+            lag.due
+                .get_or_insert_with(|| Instant::now() + self.file_delay);
+            if applied_n > 0 {
+                let since = *lag.since.get_or_insert_with(crate::store::now);
+                if self.mark(applied, FileMark::Behind(applied_n, since)).await {
+                    lag.behind += applied_n;
+                    lag.persisted = true;
+                }
+                self.show_lag(lag);
+            }
+            tracing::debug!(rows = rows.len(), applied = applied_n, total = ?started.elapsed(), "applier pass (file follows)");
+            return outcome_of(first_error);
+        }
         // The file follows the desired state whether or not the core can be reached, so a
         // core restarted from it comes back with the right users; it is written while
         // the core calls are in flight.
-        let started = std::time::Instant::now();
-        let write_file = !rows.is_empty() || *file_dirty;
-        let (results, file_ok) = tokio::join!(self.apply_rows(&rows, false), async {
-            if write_file {
-                self.write_file().await
+        let (results, file_ok) = tokio::join!(self.apply_rows(&rows, false), self.write_file());
+        lag.dirty = file_ok.is_some();
+        let (applied, first_error) = self.sort_results(&rows, results).await;
+        if let Some(transient) = file_ok {
+            lag.due = None;
+            return if transient || first_error.as_ref().is_some_and(CoreError::is_transient) {
+                PassOutcome::Unreachable
             } else {
-                None
-            }
-        });
-        *file_dirty = file_ok.is_some();
+                PassOutcome::Refused
+            };
+        }
+        let applied_n = applied.len();
+        let core_and_file = started.elapsed();
+        let mark = if lag.persisted {
+            FileMark::CaughtUp
+        } else {
+            FileMark::InStep
+        };
+        if self.mark(applied, mark).await {
+            lag.persisted = false;
+        }
+        lag.caught_up();
+        self.show_lag(lag);
+        tracing::debug!(rows = rows.len(), applied = applied_n, ?core_and_file, total = ?started.elapsed(), "applier pass");
+        outcome_of(first_error)
+    }
+
+    /// Splits a pass's results: the rows now applied, and the first error (refusals are
+    /// recorded on their rows; `health` hears of the core's state).
+    async fn sort_results(
+        &self,
+        rows: &[CoreRow],
+        results: Vec<Result<(), CoreError>>,
+    ) -> (Vec<CoreRow>, Option<CoreError>) {
         let mut first_error = None;
         let mut applied = Vec::with_capacity(rows.len());
         let mut refused = Vec::new();
@@ -163,23 +280,15 @@ impl Applier {
             }),
             None => {}
         }
+        (applied, first_error)
+    }
 
-        if let Some(transient) = file_ok {
-            return if transient || first_error.as_ref().is_some_and(CoreError::is_transient) {
-                PassOutcome::Unreachable
-            } else {
-                PassOutcome::Refused
-            };
-        }
-        let applied_n = applied.len();
-        let core_and_file = started.elapsed();
-        self.mark(applied).await;
-        tracing::debug!(rows = rows.len(), applied = applied_n, ?core_and_file, total = ?started.elapsed(), "applier pass");
-        match first_error {
-            None => PassOutcome::Settled,
-            Some(e) if e.is_transient() => PassOutcome::Unreachable,
-            Some(_) => PassOutcome::Refused,
-        }
+    /// What `health` shows of the file's lag.
+    fn show_lag(&self, lag: &FileLag) {
+        self.status.update(|s| {
+            s.config.behind = lag.behind;
+            s.config.behind_since = lag.since;
+        });
     }
 
     /// Keeps, on each refused row, why the core refused it (shown by `key.get`).
@@ -196,21 +305,22 @@ impl Applier {
         }
     }
 
-    /// Marks rows applied in one transaction and tells watchers.
-    async fn mark(&self, rows: Vec<CoreRow>) {
-        if rows.is_empty() {
-            return;
+    /// Marks rows applied in one transaction, records the file's standing with them, and
+    /// tells watchers. Returns whether the transaction committed.
+    async fn mark(&self, rows: Vec<CoreRow>, file: FileMark) -> bool {
+        if rows.is_empty() && file == FileMark::InStep {
+            return true;
         }
         let marked = self
             .store
             .write(move |sp| {
-                let mut ids = Vec::with_capacity(rows.len());
-                for row in &rows {
-                    if keys::mark_applied(sp, row)? {
-                        ids.push(row.id);
-                    }
+                let keys = keys::mark_applied_all(sp, &rows)?;
+                match file {
+                    FileMark::InStep => {}
+                    FileMark::CaughtUp => keys::file_caught_up(sp)?,
+                    FileMark::Behind(n, since) => keys::file_behind(sp, n, since)?,
                 }
-                keys::by_ids(sp, &ids)
+                Ok(keys)
             })
             .await;
         match marked {
@@ -222,8 +332,12 @@ impl Applier {
                         actor: None,
                     }));
                 }
+                true
             }
-            Err(e) => tracing::error!(error = %e, "marking keys applied failed; they stay pending"),
+            Err(e) => {
+                tracing::error!(error = %e, "marking keys applied failed; they stay pending");
+                false
+            }
         }
     }
 
