@@ -340,7 +340,7 @@ async fn start_core(
     let applier = Applier {
         store: store.clone(),
         link: link.clone(),
-        file,
+        file: Arc::new(file),
         inbound_tag: core.inbound_tag.clone(),
         flow,
         status: Arc::clone(&status),

@@ -8,6 +8,8 @@
 //! backoff and converges by itself when the core returns. A crash anywhere leaves pending
 //! rows that the next start finishes.
 
+mod file;
+mod lag;
 mod pass;
 pub mod status;
 
@@ -118,7 +120,7 @@ impl ApplierHandle {
 pub struct Applier {
     pub store: Store,
     pub link: CoreLink,
-    pub file: CoreFile,
+    pub file: Arc<CoreFile>,
     pub inbound_tag: String,
     /// The flow every user gets (from the managed inbound; empty on v2fly).
     pub flow: String,
@@ -167,7 +169,8 @@ impl Applier {
         let mut failures: u32 = 0;
         // The file is written once at start, so it matches the database (and catches up
         // with what a crash left behind).
-        let mut lag = pass::FileLag::at_start(self.behind_at_start().await);
+        let mut lag = lag::FileLag::at_start(self.behind_at_start().await);
+        let writer = self.file_writer();
         let mut requests: Vec<u64> = Vec::new(); // the requests the next pass settles
         loop {
             // Everything requested before this point is covered by the pass below.
@@ -179,7 +182,7 @@ impl Applier {
             }
             let span = tracing::info_span!("applier_pass", requests = %ids(&requests));
             requests.clear();
-            let outcome = self.pass(&mut lag).instrument(span).await;
+            let outcome = self.pass(&mut lag, &writer).instrument(span).await;
             done.send_replace(covered);
             // Only what passes by itself is tried again on a timer: 2 s, 4 s, 8 s, then
             // every 10 s (by default), each try numbered in the log. A refusal waits for
@@ -203,12 +206,9 @@ impl Applier {
                 failures = 0;
                 None
             };
-            // A write the file owes is due at its time, whatever else waits.
-            let wait = match (wait, lag.due) {
-                (wait, None) => wait,
-                (None, Some(due)) => Some(due.saturating_duration_since(Instant::now())),
-                (Some(w), Some(due)) => Some(w.min(due.saturating_duration_since(Instant::now()))),
-            };
+            // A write the file owes starts in the background at its time.
+            lag.start_if_due(&writer);
+            let wait = earliest(wait, lag.due.filter(|_| !lag.writing()));
             let command = tokio::select! {
                 biased;
                 () = shutdown.cancelled() => break,
@@ -216,6 +216,10 @@ impl Applier {
                     Some(cmd) => Some(cmd),
                     None => break,
                 },
+                failed = lag.write_ended() => {
+                    self.file_written(&mut lag, failed).await;
+                    None
+                }
                 () = sleep_or_forever(wait) => None,
             };
             // Drain whatever else queued up: one pass serves the whole burst.
@@ -238,7 +242,33 @@ impl Applier {
                 }
             }
         }
+        self.flush_file(&mut lag, &writer).await;
         tracing::debug!("applier stopped");
+    }
+
+    fn file_writer(&self) -> Arc<file::FileWriter> {
+        Arc::new(file::FileWriter {
+            store: self.store.clone(),
+            file: Arc::clone(&self.file),
+            flow: self.flow.clone(),
+            status: Arc::clone(&self.status),
+            metrics: Arc::clone(&self.metrics),
+            lock: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// At shutdown: a write under way is finished; what is still behind is written.
+    async fn flush_file(&self, lag: &mut lag::FileLag, writer: &file::FileWriter) {
+        if let Some(failed) = lag.finish().await {
+            self.file_written(lag, failed).await;
+        }
+        if lag.behind() > 0 && !lag.dirty {
+            let generation = lag.generation();
+            if writer.write().await.is_none() {
+                lag.covered(generation);
+                self.record_lag(lag).await;
+            }
+        }
     }
 
     /// What the database records of a config file left behind (a crash between a reply and
@@ -307,6 +337,15 @@ impl Applier {
 fn ids(requests: &[u64]) -> String {
     let list: Vec<String> = requests.iter().map(u64::to_string).collect();
     format!("[{}]", list.join(","))
+}
+
+/// The shorter of a wait and the time until `due`.
+fn earliest(wait: Option<Duration>, due: Option<Instant>) -> Option<Duration> {
+    let until = due.map(|d| d.saturating_duration_since(Instant::now()));
+    match (wait, until) {
+        (Some(w), Some(u)) => Some(w.min(u)),
+        (w, u) => w.or(u),
+    }
 }
 
 async fn sleep_or_forever(delay: Option<Duration>) {

@@ -8,8 +8,9 @@ use tokio::task::JoinSet;
 use veil_shared::api::{CoreStatus, Event, KeyAction, KeyEvent};
 use veil_shared::model::KeyState;
 
-use super::{Applier, IN_FLIGHT, email_for, id_from_email};
-use crate::corefile::FileClient;
+use super::file::FileWriter;
+use super::lag::FileLag;
+use super::{Applier, IN_FLIGHT, email_for};
 use crate::corelink::{CoreError, CoreLink, CoreUser};
 use crate::store::keys::{self, CoreRow};
 
@@ -39,46 +40,12 @@ impl PassOutcome {
 /// What a pass records of the config file with the rows it marks applied.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum FileMark {
-    /// The file was written with these rows and nothing was recorded as behind.
+    /// Nothing to record.
     InStep,
-    /// The file was written: what was recorded as behind is cleared.
-    CaughtUp,
-    /// This many keys are live but not in the file yet, the oldest since this time.
+    /// The lag as it now is (`(since, keys)`, or nothing behind).
+    Record(Option<(i64, u64)>),
+    /// This many more keys are live but not in the file yet, the oldest since this time.
     Behind(u64, i64),
-}
-
-/// The config file's standing against the keys live in the core, kept by the applier.
-#[derive(Debug)]
-pub struct FileLag {
-    /// The file is not known to match the database (at start, after a failed write): it is
-    /// written before the next reply.
-    pub dirty: bool,
-    /// When the write that catches up is due (keys live in the core that the file lacks).
-    pub due: Option<Instant>,
-    /// Keys answered live since the last write, and since when (Unix seconds).
-    pub behind: u64,
-    pub since: Option<i64>,
-    /// The database records a lag (cleared with the write that catches up).
-    pub persisted: bool,
-}
-
-impl FileLag {
-    /// At start: the file is written once before anything else is answered.
-    pub fn at_start(persisted: bool) -> Self {
-        FileLag {
-            dirty: true,
-            due: None,
-            behind: 0,
-            since: None,
-            persisted,
-        }
-    }
-
-    fn caught_up(&mut self) {
-        self.due = None;
-        self.behind = 0;
-        self.since = None;
-    }
 }
 
 /// Whether applying `row` takes a user (or a UUID) away from the core: then the file must
@@ -176,7 +143,7 @@ impl Applier {
         self.apply_rows(rows, true).await
     }
 
-    pub(super) async fn pass(&mut self, lag: &mut FileLag) -> PassOutcome {
+    pub(super) async fn pass(&mut self, lag: &mut FileLag, writer: &FileWriter) -> PassOutcome {
         let rows = match self.store.read(keys::pending).await {
             Ok(rows) => rows,
             Err(e) => {
@@ -184,58 +151,57 @@ impl Applier {
                 return PassOutcome::Unreachable;
             }
         };
-        let due = lag.due.is_some_and(|d| d <= Instant::now());
-        if rows.is_empty() && !lag.dirty && !due {
+        if rows.is_empty() && !lag.dirty {
             return PassOutcome::Settled;
         }
         let _timer = self.metrics.applier_pass_timer();
         let started = Instant::now();
         // Adds only, with a file known good: answered once the core serves them; the file
-        // follows within `file_delay`. Anything that takes a user away from the core (or a
-        // file that failed, or a write that is due) writes the file first, as the reply waits.
-        let write_now = lag.dirty || due || self.file_delay.is_zero() || rows.iter().any(removes);
+        // follows within `file_delay`, in the background. Anything that takes a user away
+        // from the core (or a file that failed) writes the file first, as the reply waits.
+        let write_now = lag.dirty || self.file_delay.is_zero() || rows.iter().any(removes);
         if !write_now {
             let results = self.apply_rows(&rows, false).await;
             let (applied, first_error) = self.sort_results(&rows, results).await;
             let applied_n = applied.len() as u64;
-            lag.due
-                .get_or_insert_with(|| Instant::now() + self.file_delay);
-            if applied_n > 0 {
-                let since = *lag.since.get_or_insert_with(crate::store::now);
-                if self.mark(applied, FileMark::Behind(applied_n, since)).await {
-                    lag.behind += applied_n;
-                    lag.persisted = true;
-                }
+            let at = crate::store::now();
+            if applied_n > 0 && self.mark(applied, FileMark::Behind(applied_n, at)).await {
+                lag.persisted = true;
+                lag.marked(applied_n, at, self.file_delay);
                 self.show_lag(lag);
+            } else {
+                // The file follows the desired state even when the core is down.
+                lag.due
+                    .get_or_insert_with(|| Instant::now() + self.file_delay);
             }
-            tracing::debug!(rows = rows.len(), applied = applied_n, total = ?started.elapsed(), "applier pass (file follows)");
+            tracing::debug!(rows = rows.len(), applied = applied_n, total = ?started.elapsed(), "applier pass (the file follows)");
             return outcome_of(first_error);
         }
         // The file follows the desired state whether or not the core can be reached, so a
         // core restarted from it comes back with the right users; it is written while
         // the core calls are in flight.
-        let (results, file_ok) = tokio::join!(self.apply_rows(&rows, false), self.write_file());
+        let generation = lag.generation();
+        let (results, file_ok) = tokio::join!(self.apply_rows(&rows, false), writer.write());
         lag.dirty = file_ok.is_some();
         let (applied, first_error) = self.sort_results(&rows, results).await;
         if let Some(transient) = file_ok {
-            lag.due = None;
             return if transient || first_error.as_ref().is_some_and(CoreError::is_transient) {
                 PassOutcome::Unreachable
             } else {
                 PassOutcome::Refused
             };
         }
+        lag.covered(generation);
         let applied_n = applied.len();
         let core_and_file = started.elapsed();
         let mark = if lag.persisted {
-            FileMark::CaughtUp
+            FileMark::Record(lag.record())
         } else {
             FileMark::InStep
         };
         if self.mark(applied, mark).await {
-            lag.persisted = false;
+            lag.persisted = lag.behind() > 0 && lag.persisted;
         }
-        lag.caught_up();
         self.show_lag(lag);
         tracing::debug!(rows = rows.len(), applied = applied_n, ?core_and_file, total = ?started.elapsed(), "applier pass");
         outcome_of(first_error)
@@ -283,14 +249,6 @@ impl Applier {
         (applied, first_error)
     }
 
-    /// What `health` shows of the file's lag.
-    fn show_lag(&self, lag: &FileLag) {
-        self.status.update(|s| {
-            s.config.behind = lag.behind;
-            s.config.behind_since = lag.since;
-        });
-    }
-
     /// Keeps, on each refused row, why the core refused it (shown by `key.get`).
     async fn record_refusals(&self, refused: Vec<(CoreRow, Option<String>)>) {
         if refused.is_empty() {
@@ -317,7 +275,7 @@ impl Applier {
                 let keys = keys::mark_applied_all(sp, &rows)?;
                 match file {
                     FileMark::InStep => {}
-                    FileMark::CaughtUp => keys::file_caught_up(sp)?,
+                    FileMark::Record(record) => keys::file_behind_set(sp, record)?,
                     FileMark::Behind(n, since) => keys::file_behind(sp, n, since)?,
                 }
                 Ok(keys)
@@ -337,78 +295,6 @@ impl Applier {
             Err(e) => {
                 tracing::error!(error = %e, "marking keys applied failed; they stay pending");
                 false
-            }
-        }
-    }
-
-    /// Writes the managed inbound's clients: every active key, then every client no key
-    /// owns, untouched. Returns `None` when the file now matches the database, else
-    /// whether the failure may pass by itself.
-    async fn write_file(&self) -> Option<bool> {
-        let db = self
-            .store
-            .read(|c| Ok((keys::active(c)?, keys::owned(c)?)))
-            .await;
-        let (active, owned) = match db {
-            Ok(v) => v,
-            Err(e) => {
-                tracing::error!(error = %e, "reading keys for the config file failed");
-                return Some(true);
-            }
-        };
-        let managed: Vec<FileClient> = active
-            .iter()
-            .map(|row| FileClient {
-                id: row.uuid.to_string(),
-                email: email_for(row.id),
-                level: 0,
-                flow: self.flow.clone(),
-            })
-            .collect();
-        let is_owned = |c: &FileClient| {
-            id_from_email(&c.email).is_some_and(|id| owned.ids.contains(&id))
-                || uuid::Uuid::try_parse(&c.id).is_ok_and(|u| owned.uuids.contains(&u.to_string()))
-        };
-        let result = self
-            .file
-            .write_clients_keeping_unmanaged(&managed, is_owned)
-            .await
-            .map(|(outcome, keep)| {
-                let emails: Vec<String> = keep
-                    .iter()
-                    .map(|v| {
-                        v.get("email")
-                            .and_then(|e| e.as_str())
-                            .unwrap_or("(no email)")
-                            .to_owned()
-                    })
-                    .collect();
-                (outcome, emails)
-            });
-        match result {
-            Ok((outcome, unmanaged)) => {
-                let writes = self.file.writes();
-                let written = matches!(outcome, crate::corefile::WriteOutcome::Written);
-                if written {
-                    self.metrics.config_written();
-                    tracing::info!(path = %self.file.path().display(), clients = managed.len(), writes, "core config written");
-                }
-                self.status.update(|s| {
-                    s.config.writes = writes;
-                    if written {
-                        s.config.last_write_at = Some(crate::store::now());
-                    }
-                    s.config.last_error = None;
-                    s.config.unmanaged_clients = unmanaged;
-                });
-                None
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "core config not written; the previous file stays");
-                self.metrics.config_write_failed();
-                self.status
-                    .update(|s| s.config.last_error = Some(e.to_string()));
-                Some(e.is_transient())
             }
         }
     }

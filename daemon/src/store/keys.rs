@@ -509,6 +509,15 @@ pub fn file_caught_up(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Records the lag as it now is: `(since, keys)`, or nothing behind.
+pub fn file_behind_set(conn: &Connection, record: Option<(i64, u64)>) -> Result<(), StoreError> {
+    file_caught_up(conn)?;
+    if let Some((since, n)) = record {
+        file_behind(conn, n, since)?;
+    }
+    Ok(())
+}
+
 /// What [`file_behind`] recorded and no write has caught up with: `(since, keys)`.
 pub fn file_behind_get(conn: &Connection) -> Result<Option<(i64, u64)>, StoreError> {
     let since = meta_get(conn, FILE_BEHIND_SINCE)?.and_then(|v| v.parse::<i64>().ok());
