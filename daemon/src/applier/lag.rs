@@ -129,9 +129,11 @@ impl Applier {
     /// what `health` shows. A failed write makes the file dirty: the next pass writes it
     /// before its reply (and keeps its keys pending while it fails).
     pub(super) async fn file_written(&self, lag: &mut FileLag, failed: Option<bool>) {
-        if failed.is_some() {
+        if let Some(transient) = failed {
+            // A refusal waits for the next change, like a refused change; a hiccup is
+            // tried again on a timer.
             lag.dirty = true;
-            lag.due = Some(Instant::now() + self.retry.delay_after(1));
+            lag.due = transient.then(|| Instant::now() + self.retry.delay_after(1));
             return;
         }
         lag.covered(lag.writing);

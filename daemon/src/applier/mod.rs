@@ -172,43 +172,30 @@ impl Applier {
         let mut lag = lag::FileLag::at_start(self.behind_at_start().await);
         let writer = self.file_writer();
         let mut requests: Vec<u64> = Vec::new(); // the requests the next pass settles
+        // A pass runs when asked for (a change, a resync) or when its retry is due, never
+        // for the file's own timer or write: those must not retry a refused change.
+        let mut run_pass = true;
+        let mut retry_at: Option<Instant> = None;
         loop {
-            // Everything requested before this point is covered by the pass below.
-            let covered = requested.load(Ordering::SeqCst);
-            if let Some(reason) = resync.take()
-                && !self.resync(reason).await
-            {
-                resync = Some(reason);
+            if run_pass {
+                // Everything requested before this point is covered by the pass below.
+                let covered = requested.load(Ordering::SeqCst);
+                if let Some(reason) = resync.take()
+                    && !self.resync(reason).await
+                {
+                    resync = Some(reason);
+                }
+                let span = tracing::info_span!("applier_pass", requests = %ids(&requests));
+                requests.clear();
+                let outcome = self.pass(&mut lag, &writer).instrument(span).await;
+                done.send_replace(covered);
+                retry_at = self
+                    .retry_after(&outcome, resync.is_some(), &mut failures)
+                    .map(|d| Instant::now() + d);
             }
-            let span = tracing::info_span!("applier_pass", requests = %ids(&requests));
-            requests.clear();
-            let outcome = self.pass(&mut lag, &writer).instrument(span).await;
-            done.send_replace(covered);
-            // Only what passes by itself is tried again on a timer: 2 s, 4 s, 8 s, then
-            // every 10 s (by default), each try numbered in the log. A refusal waits for
-            // the next change, a resync, or an operator.
-            let wait = if outcome.needs_retry() || resync.is_some() {
-                failures = failures.saturating_add(1);
-                let delay = self.retry.delay_after(failures);
-                if failures <= self.retry.tries {
-                    tracing::warn!(try_ = failures, ?delay, "core not in step yet; retrying");
-                } else {
-                    tracing::info!(try_ = failures, ?delay, "core still not in step; retrying");
-                }
-                Some(delay)
-            } else {
-                if outcome.refused() {
-                    tracing::warn!(
-                        "a change was refused; its keys stay pending with the reason, and are \
-                         tried again with the next change"
-                    );
-                }
-                failures = 0;
-                None
-            };
             // A write the file owes starts in the background at its time.
             lag.start_if_due(&writer);
-            let wait = earliest(wait, lag.due.filter(|_| !lag.writing()));
+            let wake_at = earliest(retry_at, lag.due.filter(|_| !lag.writing()));
             let command = tokio::select! {
                 biased;
                 () = shutdown.cancelled() => break,
@@ -220,8 +207,12 @@ impl Applier {
                     self.file_written(&mut lag, failed).await;
                     None
                 }
-                () = sleep_or_forever(wait) => None,
+                () = sleep_until_or_forever(wake_at) => None,
             };
+            let now = Instant::now();
+            // A failed file write is tried again by a pass (which writes it first).
+            run_pass = retry_at.is_some_and(|t| t <= now)
+                || (lag.dirty && lag.due.is_some_and(|t| t <= now));
             // Drain whatever else queued up: one pass serves the whole burst.
             let mut commands: Vec<Command> = command.into_iter().collect();
             while let Ok(cmd) = rx.try_recv() {
@@ -233,17 +224,50 @@ impl Applier {
                     Command::Resync(reason) => {
                         resync = Some(reason);
                         failures = 0;
+                        run_pass = true;
                     }
                     Command::Ping(answer) => {
                         let _ = answer.send(());
                     }
-                    Command::Pass(Some(id)) => requests.push(id),
-                    Command::Pass(None) => {}
+                    Command::Pass(Some(id)) => {
+                        requests.push(id);
+                        run_pass = true;
+                    }
+                    Command::Pass(None) => run_pass = true,
                 }
             }
         }
         self.flush_file(&mut lag, &writer).await;
         tracing::debug!("applier stopped");
+    }
+
+    /// Only what passes by itself is tried again on a timer: 2 s, 4 s, 8 s, then every
+    /// 10 s (by default), each try numbered in the log. A refusal waits for the next change,
+    /// a resync, or an operator.
+    fn retry_after(
+        &self,
+        outcome: &pass::PassOutcome,
+        resync_owed: bool,
+        failures: &mut u32,
+    ) -> Option<Duration> {
+        if outcome.needs_retry() || resync_owed {
+            *failures = failures.saturating_add(1);
+            let delay = self.retry.delay_after(*failures);
+            if *failures <= self.retry.tries {
+                tracing::warn!(try_ = *failures, ?delay, "core not in step yet; retrying");
+            } else {
+                tracing::info!(try_ = *failures, ?delay, "core still not in step; retrying");
+            }
+            return Some(delay);
+        }
+        if outcome.refused() {
+            tracing::warn!(
+                "a change was refused; its keys stay pending with the reason, and are tried \
+                 again with the next change"
+            );
+        }
+        *failures = 0;
+        None
     }
 
     fn file_writer(&self) -> Arc<file::FileWriter> {
@@ -339,18 +363,17 @@ fn ids(requests: &[u64]) -> String {
     format!("[{}]", list.join(","))
 }
 
-/// The shorter of a wait and the time until `due`.
-fn earliest(wait: Option<Duration>, due: Option<Instant>) -> Option<Duration> {
-    let until = due.map(|d| d.saturating_duration_since(Instant::now()));
-    match (wait, until) {
-        (Some(w), Some(u)) => Some(w.min(u)),
-        (w, u) => w.or(u),
+/// The earlier of two times.
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 
-async fn sleep_or_forever(delay: Option<Duration>) {
-    match delay {
-        Some(d) => tokio::time::sleep(d).await,
+async fn sleep_until_or_forever(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
         None => std::future::pending().await,
     }
 }

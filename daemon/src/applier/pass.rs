@@ -185,6 +185,8 @@ impl Applier {
         lag.dirty = file_ok.is_some();
         let (applied, first_error) = self.sort_results(&rows, results).await;
         if let Some(transient) = file_ok {
+            // Tried again by the pass's own retry (or the next change), not by the file's timer.
+            lag.due = None;
             return if transient || first_error.as_ref().is_some_and(CoreError::is_transient) {
                 PassOutcome::Unreachable
             } else {
