@@ -1,6 +1,6 @@
 //! Socket throughput and latency of the real `veild` binary (release build), with a real
 //! core (Debian v2ray) behind it, so every create is answered only once it is live in the
-//! core and in the core's config file:
+//! core (the config file follows within `core.file_delay_ms`):
 //! - `key.create` throughput with 1 client and with 100 concurrent clients;
 //! - `key.get` p50/p99 with 10,000 keys in the database.
 //!
@@ -69,7 +69,7 @@ fn main() {
         .unwrap();
     let (_core, d) = start_veild(&rt, dir.path());
 
-    // 1 client, sequential creates (each answered once live in the core and the file).
+    // 1 client, sequential creates (each answered once live in the core).
     let n = 500;
     let mut c = d.raw();
     let start = Instant::now();

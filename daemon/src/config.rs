@@ -128,6 +128,12 @@ pub struct CoreConfig {
     /// only stops new connections.
     #[serde(default)]
     pub disconnect: crate::disconnect::Mode,
+    /// How long the config file may lag behind keys that are already live in the core:
+    /// a change that only adds users is answered once the core serves it, and the file
+    /// write that follows covers every change of that window (0: the file is written
+    /// before every reply). Removals and rotations always write the file first.
+    #[serde(default = "defaults::file_delay_ms")]
+    pub file_delay_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -297,6 +303,9 @@ mod defaults {
     pub fn drift_interval_ms() -> u64 {
         60_000
     }
+    pub fn file_delay_ms() -> u64 {
+        500
+    }
     pub fn call_timeout_ms() -> u64 {
         5_000
     }
@@ -326,7 +335,7 @@ impl CoreConfig {
     /// is not.
     fn check_ranges(&self) -> Result<(), (&'static str, u64, String)> {
         let c = self;
-        let ranges: [(&'static str, u64, u64, u64); 6] = [
+        let ranges: [(&'static str, u64, u64, u64); 7] = [
             (
                 "core.health_interval_ms",
                 c.health_interval_ms,
@@ -353,6 +362,7 @@ impl CoreConfig {
                 1,
                 3_600_000,
             ),
+            ("core.file_delay_ms", c.file_delay_ms, 0, 60_000),
         ];
         for (key, value, min, max) in ranges {
             if !(min..=max).contains(&value) {

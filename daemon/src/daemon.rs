@@ -330,6 +330,17 @@ async fn disconnector(
 
 /// Reads the core's config file (refusing to start without a managed inbound), adopts its
 /// clients on first start, and starts the applier and the health watcher.
+/// The core's config file as `[core]` names it.
+fn core_file(config: &Config) -> CoreFile {
+    let core = &config.core;
+    CoreFile::new(
+        core.config.clone(),
+        core.inbound_tag.clone(),
+        config.test_command(),
+        core.backups,
+    )
+}
+
 async fn start_core(
     config: &Config,
     store: &Store,
@@ -337,12 +348,7 @@ async fn start_core(
     shutdown: CancellationToken,
 ) -> anyhow::Result<CoreParts> {
     let core = &config.core;
-    let file = CoreFile::new(
-        core.config.clone(),
-        core.inbound_tag.clone(),
-        config.test_command(),
-        core.backups,
-    );
+    let file = core_file(config);
     let inbound = file.load().await.with_context(|| {
         format!(
             "reading the core config (core.config = {})",
@@ -367,7 +373,7 @@ async fn start_core(
     let applier = Applier {
         store: store.clone(),
         link: link.clone(),
-        file,
+        file: Arc::new(file),
         inbound_tag: core.inbound_tag.clone(),
         flow,
         status: Arc::clone(&status),
@@ -375,6 +381,7 @@ async fn start_core(
         retry: config.retry_policy(),
         metrics: Arc::clone(metrics),
         disconnect,
+        file_delay: Duration::from_millis(core.file_delay_ms),
     };
     // A reply waits this long for the applier before it says "pending".
     let settle_timeout = call_timeout * 2 + Duration::from_secs(30);

@@ -151,6 +151,14 @@ impl Live {
         }
     }
 
+    /// Waits until the config file lists every key live in the core (it may lag them by
+    /// `core.file_delay_ms`); returns `health`.
+    fn wait_file_in_step(&self) -> Value {
+        self.d.wait_health("config.behind == 0", CONVERGE, |h| {
+            h["config"]["behind"] == 0
+        })
+    }
+
     fn veil_json(&self, args: &[&str]) -> Value {
         self.d.veil_json(args)
     }
@@ -197,6 +205,8 @@ fn added_key_carries_traffic_and_disable_and_rm_cut_new_connections() {
     let alice = live.d.call("key.create", json!({"name": "alice"}));
     assert_live_active(&alice, "key.create");
     let uuid = uuid_of(&alice);
+    // An add is answered once the core serves it; the file follows within file_delay_ms.
+    live.wait_file_in_step();
     live.assert_file_lists_exactly_active("after key.create");
     live.assert_works(&uuid, "a new key");
 
@@ -214,12 +224,15 @@ fn added_key_carries_traffic_and_disable_and_rm_cut_new_connections() {
         client.fetch(&live.files.url()).is_err(),
         "after key disable: a new connection from a client that had worked"
     );
+    // A removal is in the file before its reply (a core restarted from it must not
+    // serve the key): no wait here.
     live.assert_file_lists_exactly_active("after key disable");
     assert!(live.file_clients().is_empty());
 
     let enabled = live.veil_json(&["key", "enable", "alice"]);
     assert_eq!(enabled["pending"], false, "{enabled}");
     live.assert_works(&uuid, "after key enable");
+    live.wait_file_in_step();
     live.assert_file_lists_exactly_active("after key enable");
 
     let removed = live.veil_json(&["key", "rm", "alice"]);
@@ -638,4 +651,99 @@ fn kill9_veild_mid_bulk_create_converges_on_restart() {
         );
         assert_db_core_file_agree(&live, &what);
     }
+}
+
+/// A `file_delay_ms` no test outlasts: the config file stays behind until a removal, a
+/// restart or the end of the test.
+const LONG_FILE_DELAY: &str = "file_delay_ms = 60000";
+
+/// The clients the config file lists, as emails.
+fn emails_in_file(live: &Live) -> BTreeSet<String> {
+    live.file_clients().into_iter().map(|(_, e)| e).collect()
+}
+
+#[test]
+fn kill9_veild_between_the_reply_and_the_file_write_converges_on_restart() {
+    let _serial = serial();
+    let mut live = Live::start(&[], |c| c.with_extra(LONG_FILE_DELAY));
+    live.wait_core_up();
+    live.d.wait_no_pending(CONVERGE);
+
+    let gus = live.d.call("key.create", json!({"name": "gus"}));
+    assert_live_active(&gus, "key.create with the file behind");
+    let health = live.d.health();
+    assert_eq!(health["config"]["behind"], 1, "{health:#}");
+    assert!(health["config"]["behind_since"].is_i64(), "{health:#}");
+    assert!(
+        !emails_in_file(&live).contains(&email_of(id_of(&gus))),
+        "the file was written before the reply, so this test does not cover the lag"
+    );
+    live.assert_works(
+        &uuid_of(&gus),
+        "a key answered live while the file is behind",
+    );
+
+    // veild dies between the reply and the file write.
+    live.d.kill9();
+    assert!(
+        !emails_in_file(&live).contains(&email_of(id_of(&gus))),
+        "nothing wrote the file after the kill"
+    );
+    live.d.restart();
+    let email = email_of(id_of(&gus));
+    poll_until(CONVERGE, Duration::from_millis(50), || {
+        emails_in_file(&live).contains(&email).then_some(())
+    })
+    .unwrap_or_else(|| panic!("the file never caught up:\n{}", live.d.log_text()));
+    let health = live.d.wait_no_pending(CONVERGE);
+    assert_eq!(health["config"]["behind"], 0, "{health:#}");
+    assert!(
+        live.d
+            .log_text()
+            .contains("config file was behind the database at the last stop"),
+        "the lag recorded before the crash is not reported at the start"
+    );
+    live.assert_file_lists_exactly_active("after the restart");
+    live.assert_works(&uuid_of(&gus), "after veild's restart");
+}
+
+#[test]
+fn core_restart_while_the_file_is_behind_loses_no_key_and_a_removal_writes_the_file_first() {
+    let _serial = serial();
+    let mut live = Live::start(&[], |c| c.with_extra(LONG_FILE_DELAY));
+    live.wait_core_up();
+    live.d.wait_no_pending(CONVERGE);
+    let hal = live.d.call("key.create", json!({"name": "hal"}));
+    assert_live_active(&hal, "key.create");
+    assert!(!emails_in_file(&live).contains(&email_of(id_of(&hal))));
+    // A core that has been running a while (its uptime, in whole seconds, shows a restart).
+    let settled = live.d.wait_health("core uptime >= 2 s", CONVERGE, |h| {
+        h["core"]["uptime_secs"].as_u64() >= Some(2)
+    });
+    let before = settled["core"]["last_resync"].clone();
+
+    // The core restarts from a file that lacks hal: veild's resync adds hal again.
+    live.server.kill9();
+    live.rt.block_on(live.server.start_again());
+    live.d
+        .wait_health("a resync after the core restart", CONVERGE, |h| {
+            let r = &h["core"]["last_resync"];
+            *r != before && (r["reason"] == "core_restart" || r["reason"] == "link_restored")
+        });
+    live.assert_works(
+        &uuid_of(&hal),
+        "a key the file lacked, after a core restart",
+    );
+    let health = live.d.health();
+    assert_eq!(health["config"]["behind"], 1, "still behind: {health:#}");
+
+    // A removal is written to the file before its reply, with everything behind.
+    let ida = live.d.call("key.create", json!({"name": "ida"}));
+    assert_live_active(&ida, "key.create");
+    let off = live.d.call("key.disable", json!({"key": "hal"}));
+    assert_eq!(off["pending"], false, "{off}");
+    assert_eq!(live.d.health()["config"]["behind"], 0);
+    live.assert_file_lists_exactly_active("right after key.disable");
+    assert!(emails_in_file(&live).contains(&email_of(id_of(&ida))));
+    live.assert_refused(&uuid_of(&hal), "after key.disable");
 }

@@ -273,6 +273,8 @@ fn a_key_and_a_download_move_the_figures_a_scrape_reads() {
     assert_eq!(body.len(), BODY_LEN);
     let downlink = ("direction", "downlink");
     let downlink_before = before.sum("veild_traffic_bytes_total", &[downlink]);
+    // The config file follows a create within core.file_delay_ms.
+    d.wait_no_pending(CONVERGE);
     let after = poll_until(CONVERGE, Duration::from_millis(100), || {
         d.call("traffic.sync", json!({}));
         let now = scrape(addr);

@@ -475,6 +475,13 @@ pub struct ConfigFileHealth {
     /// Clients in the managed inbound that no key owns (left in place, never deleted).
     #[serde(default)]
     pub unmanaged_clients: Vec<String>,
+    /// Keys already live in the core that the file does not list yet: the file follows
+    /// within `core.file_delay_ms` (one write for all of them). 0 when the file is in step.
+    #[serde(default)]
+    pub behind: u64,
+    /// Since when (Unix seconds) the file has been behind, while it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub behind_since: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

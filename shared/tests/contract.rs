@@ -342,6 +342,8 @@ fn sample_health(full: bool) -> Health {
             last_write_at: Some(1_795_700_000),
             last_error: Some("test command failed".into()),
             unmanaged_clients: vec!["legacy@example".into()],
+            behind: 3,
+            behind_since: Some(1_795_700_100),
         }),
         http: full.then(|| {
             Box::new(veil_shared::api::HttpHealth {

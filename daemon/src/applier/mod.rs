@@ -9,6 +9,8 @@
 //! rows that the next start finishes.
 
 mod cut;
+mod file;
+mod lag;
 mod pass;
 pub mod status;
 
@@ -119,7 +121,7 @@ impl ApplierHandle {
 pub struct Applier {
     pub store: Store,
     pub link: CoreLink,
-    pub file: CoreFile,
+    pub file: Arc<CoreFile>,
     pub inbound_tag: String,
     /// The flow every user gets (from the managed inbound; empty on v2fly).
     pub flow: String,
@@ -129,6 +131,9 @@ pub struct Applier {
     pub metrics: Arc<Metrics>,
     /// Cuts the connections of keys the pass removed from the core.
     pub disconnect: Arc<crate::disconnect::Disconnector>,
+    /// How long the config file may lag keys already live in the core (zero: written
+    /// before every reply).
+    pub file_delay: Duration,
 }
 
 /// Calls to the core in flight at once during a pass or a resync.
@@ -165,42 +170,35 @@ impl Applier {
     ) {
         let mut resync: Option<ResyncReason> = Some(ResyncReason::Start);
         let mut failures: u32 = 0;
-        let mut file_dirty = true; // write the file once at start, so it matches the database
+        // The file is written once at start, so it matches the database (and catches up
+        // with what a crash left behind).
+        let mut lag = lag::FileLag::at_start(self.behind_at_start().await);
+        let writer = self.file_writer();
         let mut requests: Vec<u64> = Vec::new(); // the requests the next pass settles
+        // A pass runs when asked for (a change, a resync) or when its retry is due, never
+        // for the file's own timer or write: those must not retry a refused change.
+        let mut run_pass = true;
+        let mut retry_at: Option<Instant> = None;
         loop {
-            // Everything requested before this point is covered by the pass below.
-            let covered = requested.load(Ordering::SeqCst);
-            if let Some(reason) = resync.take()
-                && !self.resync(reason).await
-            {
-                resync = Some(reason);
+            if run_pass {
+                // Everything requested before this point is covered by the pass below.
+                let covered = requested.load(Ordering::SeqCst);
+                if let Some(reason) = resync.take()
+                    && !self.resync(reason).await
+                {
+                    resync = Some(reason);
+                }
+                let span = tracing::info_span!("applier_pass", requests = %ids(&requests));
+                requests.clear();
+                let outcome = self.pass(&mut lag, &writer).instrument(span).await;
+                done.send_replace(covered);
+                retry_at = self
+                    .retry_after(&outcome, resync.is_some(), &mut failures)
+                    .map(|d| Instant::now() + d);
             }
-            let span = tracing::info_span!("applier_pass", requests = %ids(&requests));
-            requests.clear();
-            let outcome = self.pass(&mut file_dirty).instrument(span).await;
-            done.send_replace(covered);
-            // Only what passes by itself is tried again on a timer: 2 s, 4 s, 8 s, then
-            // every 10 s (by default), each try numbered in the log. A refusal waits for
-            // the next change, a resync, or an operator.
-            let wait = if outcome.needs_retry() || resync.is_some() {
-                failures = failures.saturating_add(1);
-                let delay = self.retry.delay_after(failures);
-                if failures <= self.retry.tries {
-                    tracing::warn!(try_ = failures, ?delay, "core not in step yet; retrying");
-                } else {
-                    tracing::info!(try_ = failures, ?delay, "core still not in step; retrying");
-                }
-                Some(delay)
-            } else {
-                if outcome.refused() {
-                    tracing::warn!(
-                        "a change was refused; its keys stay pending with the reason, and are \
-                         tried again with the next change"
-                    );
-                }
-                failures = 0;
-                None
-            };
+            // A write the file owes starts in the background at its time.
+            lag.start_if_due(&writer);
+            let wake_at = earliest(retry_at, lag.due.filter(|_| !lag.writing()));
             let command = tokio::select! {
                 biased;
                 () = shutdown.cancelled() => break,
@@ -208,8 +206,16 @@ impl Applier {
                     Some(cmd) => Some(cmd),
                     None => break,
                 },
-                () = sleep_or_forever(wait) => None,
+                failed = lag.write_ended() => {
+                    self.file_written(&mut lag, failed).await;
+                    None
+                }
+                () = sleep_until_or_forever(wake_at) => None,
             };
+            let now = Instant::now();
+            // A failed file write is tried again by a pass (which writes it first).
+            run_pass = retry_at.is_some_and(|t| t <= now)
+                || (lag.dirty && lag.due.is_some_and(|t| t <= now));
             // Drain whatever else queued up: one pass serves the whole burst.
             let mut commands: Vec<Command> = command.into_iter().collect();
             while let Ok(cmd) = rx.try_recv() {
@@ -221,16 +227,100 @@ impl Applier {
                     Command::Resync(reason) => {
                         resync = Some(reason);
                         failures = 0;
+                        run_pass = true;
                     }
                     Command::Ping(answer) => {
                         let _ = answer.send(());
                     }
-                    Command::Pass(Some(id)) => requests.push(id),
-                    Command::Pass(None) => {}
+                    Command::Pass(Some(id)) => {
+                        requests.push(id);
+                        run_pass = true;
+                    }
+                    Command::Pass(None) => run_pass = true,
                 }
             }
         }
+        self.flush_file(&mut lag, &writer).await;
         tracing::debug!("applier stopped");
+    }
+
+    /// Only what passes by itself is tried again on a timer: 2 s, 4 s, 8 s, then every
+    /// 10 s (by default), each try numbered in the log. A refusal waits for the next change,
+    /// a resync, or an operator.
+    fn retry_after(
+        &self,
+        outcome: &pass::PassOutcome,
+        resync_owed: bool,
+        failures: &mut u32,
+    ) -> Option<Duration> {
+        if outcome.needs_retry() || resync_owed {
+            *failures = failures.saturating_add(1);
+            let delay = self.retry.delay_after(*failures);
+            if *failures <= self.retry.tries {
+                tracing::warn!(try_ = *failures, ?delay, "core not in step yet; retrying");
+            } else {
+                tracing::info!(try_ = *failures, ?delay, "core still not in step; retrying");
+            }
+            return Some(delay);
+        }
+        if outcome.refused() {
+            tracing::warn!(
+                "a change was refused; its keys stay pending with the reason, and are tried \
+                 again with the next change"
+            );
+        }
+        *failures = 0;
+        None
+    }
+
+    fn file_writer(&self) -> Arc<file::FileWriter> {
+        Arc::new(file::FileWriter {
+            store: self.store.clone(),
+            file: Arc::clone(&self.file),
+            flow: self.flow.clone(),
+            status: Arc::clone(&self.status),
+            metrics: Arc::clone(&self.metrics),
+            lock: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// At shutdown: a write under way is finished; what is still behind is written.
+    async fn flush_file(&self, lag: &mut lag::FileLag, writer: &file::FileWriter) {
+        if let Some(failed) = lag.finish().await {
+            self.file_written(lag, failed).await;
+        }
+        if lag.behind() > 0 && !lag.dirty {
+            let generation = lag.generation();
+            if writer.write().await.is_none() {
+                lag.covered(generation);
+                self.record_lag(lag).await;
+            }
+        }
+    }
+
+    /// What the database records of a config file left behind (a crash between a reply and
+    /// the file's write): logged and shown until the start's write catches up.
+    async fn behind_at_start(&self) -> bool {
+        match self.store.read(crate::store::keys::file_behind_get).await {
+            Ok(Some((since, keys))) => {
+                tracing::warn!(
+                    since,
+                    keys,
+                    "the core config file was behind the database at the last stop; it is \
+                     written again now"
+                );
+                self.status.update(|s| {
+                    s.config.behind = keys;
+                    s.config.behind_since = Some(since);
+                });
+                true
+            }
+            Ok(None) => false,
+            Err(e) => {
+                tracing::error!(error = %e, "reading the config file's recorded lag failed");
+                true
+            }
+        }
     }
 
     /// Re-adds every active key (the start-up sync): the core keeps API-added users in memory only.
@@ -276,9 +366,17 @@ fn ids(requests: &[u64]) -> String {
     format!("[{}]", list.join(","))
 }
 
-async fn sleep_or_forever(delay: Option<Duration>) {
-    match delay {
-        Some(d) => tokio::time::sleep(d).await,
+/// The earlier of two times.
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+async fn sleep_until_or_forever(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
         None => std::future::pending().await,
     }
 }

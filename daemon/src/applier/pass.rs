@@ -2,14 +2,15 @@
 //! transaction marking what is now applied → `Applied` events.
 
 use std::sync::Arc;
+use std::time::Instant;
 
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use veil_shared::api::{CoreStatus, Event, KeyAction, KeyEvent};
 use veil_shared::model::KeyState;
 
-use super::{Applier, IN_FLIGHT, email_for, id_from_email};
-use crate::corefile::FileClient;
+use super::file::FileWriter;
+use super::lag::FileLag;
+use super::{Applier, IN_FLIGHT, email_for};
 use crate::corelink::{CoreError, CoreLink, CoreUser};
 use crate::store::keys::{self, CoreRow};
 
@@ -33,6 +34,36 @@ impl PassOutcome {
 
     pub fn refused(&self) -> bool {
         *self == PassOutcome::Refused
+    }
+}
+
+/// What a pass records of the config file with the rows it marks applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FileMark {
+    /// Nothing to record.
+    InStep,
+    /// The lag as it now is (`(since, keys)`, or nothing behind).
+    Record(Option<(i64, u64)>),
+    /// This many more keys are live but not in the file yet, the oldest since this time.
+    Behind(u64, i64),
+}
+
+/// Whether applying `row` takes a user (or a UUID) away from the core: then the file must
+/// not list it any more before the reply, or a core restarted from the file would serve it.
+fn removes(row: &CoreRow) -> bool {
+    row.state != KeyState::Active
+        || (row.applied == Some(KeyState::Active)
+            && row
+                .applied_uuid
+                .as_deref()
+                .is_some_and(|u| u != row.uuid.to_string()))
+}
+
+fn outcome_of(first_error: Option<CoreError>) -> PassOutcome {
+    match first_error {
+        None => PassOutcome::Settled,
+        Some(e) if e.is_transient() => PassOutcome::Unreachable,
+        Some(_) => PassOutcome::Refused,
     }
 }
 
@@ -65,17 +96,29 @@ async fn apply_row(link: &CoreLink, tag: &str, flow: &str, row: &CoreRow) -> Res
 }
 
 impl Applier {
-    /// Applies `rows` concurrently; results in the same order.
+    /// Applies `rows` concurrently, at most [`IN_FLIGHT`] calls at once on the one channel
+    /// (a task is started only when a slot is free); results in the same order.
     async fn apply_rows(&self, rows: &[CoreRow], add_only: bool) -> Vec<Result<(), CoreError>> {
-        let slots = Arc::new(Semaphore::new(IN_FLIGHT));
+        let tag: Arc<str> = Arc::from(self.inbound_tag.as_str());
+        let flow: Arc<str> = Arc::from(self.flow.as_str());
+        let mut results: Vec<Result<(), CoreError>> = (0..rows.len())
+            .map(|_| Err(CoreError::Transport("not attempted".into())))
+            .collect();
         let mut tasks = JoinSet::new();
+        let mut record =
+            |joined: Result<(usize, Result<(), CoreError>), tokio::task::JoinError>| match joined {
+                Ok((i, result)) => results[i] = result,
+                Err(e) => tracing::error!(error = %e, "a core call task failed"),
+            };
         for (i, row) in rows.iter().cloned().enumerate() {
+            while tasks.len() >= IN_FLIGHT {
+                if let Some(joined) = tasks.join_next().await {
+                    record(joined);
+                }
+            }
             let link = self.link.clone();
-            let tag = self.inbound_tag.clone();
-            let flow = self.flow.clone();
-            let slots = Arc::clone(&slots);
+            let (tag, flow) = (Arc::clone(&tag), Arc::clone(&flow));
             tasks.spawn(async move {
-                let _slot = slots.acquire_owned().await;
                 let result = if add_only {
                     link.add_user(&tag, &user(&row, &flow)).await.map(|_| ())
                 } else {
@@ -84,14 +127,8 @@ impl Applier {
                 (i, result)
             });
         }
-        let mut results: Vec<Result<(), CoreError>> = (0..rows.len())
-            .map(|_| Err(CoreError::Transport("not attempted".into())))
-            .collect();
         while let Some(joined) = tasks.join_next().await {
-            match joined {
-                Ok((i, result)) => results[i] = result,
-                Err(e) => tracing::error!(error = %e, "a core call task failed"),
-            }
+            record(joined);
         }
         results
     }
@@ -101,7 +138,7 @@ impl Applier {
         self.apply_rows(rows, true).await
     }
 
-    pub(super) async fn pass(&mut self, file_dirty: &mut bool) -> PassOutcome {
+    pub(super) async fn pass(&mut self, lag: &mut FileLag, writer: &FileWriter) -> PassOutcome {
         let rows = match self.store.read(keys::pending).await {
             Ok(rows) => rows,
             Err(e) => {
@@ -109,23 +146,71 @@ impl Applier {
                 return PassOutcome::Unreachable;
             }
         };
-        if rows.is_empty() && !*file_dirty {
+        if rows.is_empty() && !lag.dirty {
             return PassOutcome::Settled;
         }
         let _timer = self.metrics.applier_pass_timer();
+        let started = Instant::now();
+        // Adds only, with a file known good: answered once the core serves them; the file
+        // follows within `file_delay`, in the background. Anything that takes a user away
+        // from the core (or a file that failed) writes the file first, as the reply waits.
+        let write_now = lag.dirty || self.file_delay.is_zero() || rows.iter().any(removes);
+        if !write_now {
+            let results = self.apply_rows(&rows, false).await;
+            let (applied, first_error) = self.sort_results(&rows, results).await;
+            let applied_n = applied.len() as u64;
+            let at = crate::store::now();
+            if applied_n > 0 && self.mark(applied, FileMark::Behind(applied_n, at)).await {
+                lag.persisted = true;
+                lag.marked(applied_n, at, self.file_delay);
+                self.show_lag(lag);
+            } else {
+                // The file follows the desired state even when the core is down.
+                lag.due
+                    .get_or_insert_with(|| Instant::now() + self.file_delay);
+            }
+            tracing::debug!(rows = rows.len(), applied = applied_n, total = ?started.elapsed(), "applier pass (the file follows)");
+            return outcome_of(first_error);
+        }
         // The file follows the desired state whether or not the core can be reached, so a
         // core restarted from it comes back with the right users; it is written while
         // the core calls are in flight.
-        let started = std::time::Instant::now();
-        let write_file = !rows.is_empty() || *file_dirty;
-        let (results, file_ok) = tokio::join!(self.apply_rows(&rows, false), async {
-            if write_file {
-                self.write_file().await
+        let generation = lag.generation();
+        let (results, file_ok) = tokio::join!(self.apply_rows(&rows, false), writer.write());
+        lag.dirty = file_ok.is_some();
+        let (applied, first_error) = self.sort_results(&rows, results).await;
+        if let Some(transient) = file_ok {
+            // Tried again by the pass's own retry (or the next change), not by the file's timer.
+            lag.due = None;
+            return if transient || first_error.as_ref().is_some_and(CoreError::is_transient) {
+                PassOutcome::Unreachable
             } else {
-                None
-            }
-        });
-        *file_dirty = file_ok.is_some();
+                PassOutcome::Refused
+            };
+        }
+        lag.covered(generation);
+        let applied_n = applied.len();
+        let core_and_file = started.elapsed();
+        let mark = if lag.persisted {
+            FileMark::Record(lag.record())
+        } else {
+            FileMark::InStep
+        };
+        if self.mark(applied, mark).await {
+            lag.persisted = lag.behind() > 0 && lag.persisted;
+        }
+        self.show_lag(lag);
+        tracing::debug!(rows = rows.len(), applied = applied_n, ?core_and_file, total = ?started.elapsed(), "applier pass");
+        outcome_of(first_error)
+    }
+
+    /// Splits a pass's results: the rows now applied, and the first error (refusals are
+    /// recorded on their rows; `health` hears of the core's state).
+    async fn sort_results(
+        &self,
+        rows: &[CoreRow],
+        results: Vec<Result<(), CoreError>>,
+    ) -> (Vec<CoreRow>, Option<CoreError>) {
         let mut first_error = None;
         let mut applied = Vec::with_capacity(rows.len());
         let mut refused = Vec::new();
@@ -159,23 +244,7 @@ impl Applier {
             }),
             None => {}
         }
-
-        if let Some(transient) = file_ok {
-            return if transient || first_error.as_ref().is_some_and(CoreError::is_transient) {
-                PassOutcome::Unreachable
-            } else {
-                PassOutcome::Refused
-            };
-        }
-        let applied_n = applied.len();
-        let core_and_file = started.elapsed();
-        self.mark(applied).await;
-        tracing::debug!(rows = rows.len(), applied = applied_n, ?core_and_file, total = ?started.elapsed(), "applier pass");
-        match first_error {
-            None => PassOutcome::Settled,
-            Some(e) if e.is_transient() => PassOutcome::Unreachable,
-            Some(_) => PassOutcome::Refused,
-        }
+        (applied, first_error)
     }
 
     /// Keeps, on each refused row, why the core refused it (shown by `key.get`).
@@ -192,21 +261,22 @@ impl Applier {
         }
     }
 
-    /// Marks rows applied in one transaction and tells watchers.
-    async fn mark(&self, rows: Vec<CoreRow>) {
-        if rows.is_empty() {
-            return;
+    /// Marks rows applied in one transaction, records the file's standing with them, and
+    /// tells watchers. Returns whether the transaction committed.
+    async fn mark(&self, rows: Vec<CoreRow>, file: FileMark) -> bool {
+        if rows.is_empty() && file == FileMark::InStep {
+            return true;
         }
         let marked = self
             .store
             .write(move |sp| {
-                let mut ids = Vec::with_capacity(rows.len());
-                for row in &rows {
-                    if keys::mark_applied(sp, row)? {
-                        ids.push(row.id);
-                    }
+                let keys = keys::mark_applied_all(sp, &rows)?;
+                match file {
+                    FileMark::InStep => {}
+                    FileMark::Record(record) => keys::file_behind_set(sp, record)?,
+                    FileMark::Behind(n, since) => keys::file_behind(sp, n, since)?,
                 }
-                keys::by_ids(sp, &ids)
+                Ok(keys)
             })
             .await;
         match marked {
@@ -218,79 +288,11 @@ impl Applier {
                         actor: None,
                     }));
                 }
-            }
-            Err(e) => tracing::error!(error = %e, "marking keys applied failed; they stay pending"),
-        }
-    }
-
-    /// Writes the managed inbound's clients: every active key, then every client no key
-    /// owns, untouched. Returns `None` when the file now matches the database, else
-    /// whether the failure may pass by itself.
-    async fn write_file(&self) -> Option<bool> {
-        let db = self
-            .store
-            .read(|c| Ok((keys::active(c)?, keys::owned(c)?)))
-            .await;
-        let (active, owned) = match db {
-            Ok(v) => v,
-            Err(e) => {
-                tracing::error!(error = %e, "reading keys for the config file failed");
-                return Some(true);
-            }
-        };
-        let managed: Vec<FileClient> = active
-            .iter()
-            .map(|row| FileClient {
-                id: row.uuid.to_string(),
-                email: email_for(row.id),
-                level: 0,
-                flow: self.flow.clone(),
-            })
-            .collect();
-        let is_owned = |c: &FileClient| {
-            id_from_email(&c.email).is_some_and(|id| owned.ids.contains(&id))
-                || uuid::Uuid::try_parse(&c.id).is_ok_and(|u| owned.uuids.contains(&u.to_string()))
-        };
-        let result = self
-            .file
-            .write_clients_keeping_unmanaged(&managed, is_owned)
-            .await
-            .map(|(outcome, keep)| {
-                let emails: Vec<String> = keep
-                    .iter()
-                    .map(|v| {
-                        v.get("email")
-                            .and_then(|e| e.as_str())
-                            .unwrap_or("(no email)")
-                            .to_owned()
-                    })
-                    .collect();
-                (outcome, emails)
-            });
-        match result {
-            Ok((outcome, unmanaged)) => {
-                let writes = self.file.writes();
-                let written = matches!(outcome, crate::corefile::WriteOutcome::Written);
-                if written {
-                    self.metrics.config_written();
-                    tracing::info!(path = %self.file.path().display(), clients = managed.len(), writes, "core config written");
-                }
-                self.status.update(|s| {
-                    s.config.writes = writes;
-                    if written {
-                        s.config.last_write_at = Some(crate::store::now());
-                    }
-                    s.config.last_error = None;
-                    s.config.unmanaged_clients = unmanaged;
-                });
-                None
+                true
             }
             Err(e) => {
-                tracing::error!(error = %e, "core config not written; the previous file stays");
-                self.metrics.config_write_failed();
-                self.status
-                    .update(|s| s.config.last_error = Some(e.to_string()));
-                Some(e.is_transient())
+                tracing::error!(error = %e, "marking keys applied failed; they stay pending");
+                false
             }
         }
     }

@@ -39,6 +39,8 @@ impl Status {
                     last_write_at: None,
                     last_error: None,
                     unmanaged_clients: Vec::new(),
+                    behind: 0,
+                    behind_since: None,
                 },
                 disconnect: None,
             }),

@@ -49,7 +49,7 @@ impl Service {
             method: "key.create_bulk",
             key_ref: Some(p.prefix.clone()),
         };
-        let ids: Vec<i64> = self
+        let mut made: Vec<Key> = self
             .mutate(actor, what, move |c| {
                 let made = keys::create_bulk(c, &p.prefix, p.count)?;
                 let detail = match (made.first(), made.last()) {
@@ -59,15 +59,36 @@ impl Service {
                     _ => None,
                 };
                 Ok(Changed {
-                    value: made.iter().map(|k| k.id).collect::<Vec<_>>(),
+                    value: made.clone(),
                     key_id: made.first().map(|k| k.id),
                     detail,
                     events: made.into_iter().map(|k| (KeyAction::Created, k)).collect(),
                 })
             })
             .await?;
-        let keys = self.store.read(move |c| keys::by_ids(c, &ids)).await?;
-        Ok(KeyBulk { keys })
+        // The reply is the keys as made, live; only those the applier left pending (or
+        // that changed since) are read again.
+        let (Some(first), Some(last)) = (made.first().map(|k| k.id), made.last().map(|k| k.id))
+        else {
+            return Ok(KeyBulk { keys: made });
+        };
+        let not_live = self
+            .store
+            .read(move |c| keys::not_live_in(c, first, last))
+            .await?;
+        let mut not_live = not_live.into_iter().peekable();
+        for key in &mut made {
+            while not_live.next_if(|k| k.id < key.id).is_some() {}
+            if not_live.peek().is_some_and(|k| k.id == key.id) {
+                if let Some(now) = not_live.next() {
+                    *key = now;
+                }
+            } else {
+                key.applied = Some(KeyState::Active);
+                key.pending = false;
+            }
+        }
+        Ok(KeyBulk { keys: made })
     }
 
     pub async fn get(&self, key: KeyRef) -> ServiceResult<Key> {

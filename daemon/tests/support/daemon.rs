@@ -475,8 +475,12 @@ impl Daemon {
     }
 
     /// Waits until no key is pending (health `pending == 0`).
+    /// Waits until nothing is pending and the core's config file lists every live key
+    /// (`config.behind == 0`: the file may lag keys already live by `core.file_delay_ms`).
     pub fn wait_no_pending(&self, timeout: Duration) -> Value {
-        self.wait_health("pending == 0", timeout, |h| h["pending"] == 0)
+        self.wait_health("pending == 0 and the config file in step", timeout, |h| {
+            h["pending"] == 0 && h["config"]["behind"].as_u64().unwrap_or(0) == 0
+        })
     }
 
     pub fn raw(&self) -> RawClient {

@@ -96,6 +96,8 @@ fn health(status: CoreStatus) -> Health {
             last_write_at: Some(NOW - 60),
             last_error: None,
             unmanaged_clients: vec![],
+            behind: 0,
+            behind_since: None,
         }),
         http: None,
         webhooks: Vec::new(),

@@ -121,9 +121,16 @@ fn daemon_panel(frame: &mut Frame, area: Rect, app: &App) {
         Some(e) => Line::from(vec![label("config", app), Span::styled(e.clone(), t.bad())]),
         None => {
             let writes = h.config.as_ref().map_or(0, |c| c.writes);
+            let behind = h.config.as_ref().map_or(0, |c| c.behind);
+            let state = if behind == 0 {
+                Span::styled("ok", t.good())
+            } else {
+                // Keys live in the core that the file lists only after its next write.
+                Span::styled(format!("{behind} behind"), t.warn())
+            };
             Line::from(vec![
                 label("config", app),
-                Span::styled("ok", t.good()),
+                state,
                 Span::styled(format!(" · {writes} writes"), t.dim()),
             ])
         }
