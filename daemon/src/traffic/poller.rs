@@ -108,10 +108,12 @@ impl Poller {
                 request = requests.recv() => {
                     let Some(reply) = request else { break };
                     let report = self.cycle().await;
+                    trim_after_cycle();
                     let _ = reply.send(report);
                 }
                 _ = ticker.tick() => {
                     let _ = self.cycle().await;
+                    trim_after_cycle();
                 }
             }
         }
@@ -403,6 +405,19 @@ impl Poller {
             Err(e) => tracing::error!(error = %e, "traffic: reading changed keys failed"),
         }
         self.shared.applier.nudge();
+    }
+}
+
+/// Hands the heap a cycle (or the keys' changes since the last one) freed back to the
+/// system: the poller is veild's one steady heartbeat, so resident memory follows the live
+/// heap within an interval of any burst.
+fn trim_after_cycle() {
+    let trimmed = crate::memory::trim(crate::memory::WORTH_TRIMMING);
+    if trimmed.released {
+        tracing::debug!(
+            free_bytes = trimmed.free_before,
+            "traffic: freed heap handed back to the system"
+        );
     }
 }
 

@@ -1,0 +1,83 @@
+//! Giving freed heap back to the system.
+//!
+//! glibc's allocator keeps what a burst of work freed (a bulk of 10,000 keys, a traffic cycle
+//! over 100,000 counters) in its arenas, and gives back only the free space at an arena's very
+//! top. After such a burst, most of veild's resident memory was free heap scattered between
+//! live chunks: with 10,000 keys made by bulk, 99 MB resident of which `malloc_trim` gave 66
+//! MB back. [`trim`] hands the free pages back (`madvise`), once the arenas hold enough free
+//! bytes for it to matter; the poller calls it after each cycle.
+
+/// Free bytes in the arenas below which a trim is not worth its walk over them.
+pub const WORTH_TRIMMING: usize = 4 << 20;
+
+/// What a trim found and did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Trimmed {
+    /// Free bytes the allocator held before.
+    pub free_before: usize,
+    /// Whether it gave memory back (a trim ran and released something).
+    pub released: bool,
+}
+
+/// Gives free heap pages back to the system when the allocator holds at least `threshold`
+/// free bytes. A no-op where the allocator is not glibc's.
+pub fn trim(threshold: usize) -> Trimmed {
+    imp::trim(threshold)
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(
+    unsafe_code,
+    reason = "two glibc calls with no pointers and no preconditions; see the SAFETY notes"
+)]
+mod imp {
+    use super::Trimmed;
+
+    pub fn trim(threshold: usize) -> Trimmed {
+        // SAFETY: mallinfo2 takes nothing and returns a struct by value; it only reads the
+        // allocator's state under the arenas' own locks.
+        let info = unsafe { libc::mallinfo2() };
+        let free_before = info.fordblks;
+        if free_before < threshold {
+            return Trimmed {
+                free_before,
+                released: false,
+            };
+        }
+        // SAFETY: malloc_trim takes a byte count (0: keep no slack) and locks each arena
+        // while it returns that arena's free pages; no pointer of ours is involved.
+        let released = unsafe { libc::malloc_trim(0) } == 1;
+        Trimmed {
+            free_before,
+            released,
+        }
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+mod imp {
+    use super::Trimmed;
+
+    pub fn trim(_threshold: usize) -> Trimmed {
+        Trimmed::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_of_freed_heap_is_trimmed_and_a_small_one_is_left() {
+        // Many small blocks (each under the mmap threshold, so they live in an arena).
+        let blocks: Vec<Vec<u8>> = (0..20_000).map(|i| vec![(i % 251) as u8; 1_000]).collect();
+        assert_eq!(blocks.len(), 20_000);
+        drop(blocks);
+        let done = trim(WORTH_TRIMMING);
+        if cfg!(all(target_os = "linux", target_env = "gnu")) {
+            assert!(done.free_before >= WORTH_TRIMMING, "{done:?}");
+        }
+        let none = trim(usize::MAX);
+        assert!(!none.released);
+    }
+}
