@@ -31,7 +31,7 @@ use super::clock;
 use super::db::{self, Accounting, Baseline, CycleDone, CycleWrite, Epoch, IdMap, RowUpdate};
 use super::delta::{deltas, ticks};
 use super::shared::{Shared, SyncReply};
-use crate::corelink::CoreError;
+use crate::corelink::{CoreError, RawStat};
 use crate::error::{ErrorKind, ServiceError};
 use crate::store::keys;
 
@@ -65,7 +65,7 @@ impl std::fmt::Display for Unread {
 /// What one read of the core gave.
 struct CoreRead {
     start_ms: i64,
-    counters: Vec<(String, i64)>,
+    counters: Vec<RawStat>,
     /// Monotonic ms when the counters were read.
     read_at: i64,
 }
@@ -131,7 +131,11 @@ impl Poller {
         let read_us = started.elapsed().as_micros() as u64;
         let (epoch, new_epoch) = self.epoch_of(read.start_ms);
         let baselines = self.baselines.get_or_insert_with(IdMap::default);
-        let rows = deltas(&read.counters, baselines, epoch.number);
+        let rows = deltas(
+            read.counters.iter().map(|c| (&c.name[..], c.value)),
+            baselines,
+            epoch.number,
+        );
         let counters = read.counters.len() as u64;
         let delta_us = started.elapsed().as_micros() as u64 - read_us;
 
@@ -328,7 +332,7 @@ impl Poller {
         let counters = self
             .shared
             .link
-            .query_stats(PATTERN, false)
+            .query_stats_raw(PATTERN)
             .await
             .map_err(Unread::Core)?;
         let read_at = clock::monotonic_ms();
