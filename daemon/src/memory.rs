@@ -4,8 +4,8 @@
 //! over 100,000 counters) in its arenas, and gives back only the free space at an arena's very
 //! top. After such a burst, most of veild's resident memory was free heap scattered between
 //! live chunks: with 10,000 keys made by bulk, 99 MB resident of which `malloc_trim` gave 66
-//! MB back. [`trim`] hands the free pages back (`madvise`), once the arenas hold enough free
-//! bytes for it to matter; the poller calls it after each cycle.
+//! MB back. [`trim`] hands the free pages back (`madvise`), once enough free heap is
+//! resident for it to matter; the poller calls it after each cycle.
 
 /// Free bytes in the arenas below which a trim is not worth its walk over them.
 pub const WORTH_TRIMMING: usize = 4 << 20;
@@ -13,14 +13,15 @@ pub const WORTH_TRIMMING: usize = 4 << 20;
 /// What a trim found and did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Trimmed {
-    /// Free bytes the allocator held before.
+    /// Free heap bytes still resident before (as near as the allocator and
+    /// `/proc/self/statm` tell).
     pub free_before: usize,
     /// Whether it gave memory back (a trim ran and released something).
     pub released: bool,
 }
 
-/// Gives free heap pages back to the system when the allocator holds at least `threshold`
-/// free bytes. A no-op where the allocator is not glibc's.
+/// Gives free heap pages back to the system when at least `threshold` bytes of free heap
+/// are resident. A no-op where the allocator is not glibc's.
 pub fn trim(threshold: usize) -> Trimmed {
     imp::trim(threshold)
 }
@@ -37,7 +38,12 @@ mod imp {
         // SAFETY: mallinfo2 takes nothing and returns a struct by value; it only reads the
         // allocator's state under the arenas' own locks.
         let info = unsafe { libc::mallinfo2() };
-        let free_before = info.fordblks;
+        // Free bytes count whether or not their pages are still resident (a trim leaves
+        // them free), so what decides is the anonymous memory resident beyond the heap in
+        // use: once that is trimmed, a cycle that touched no new free pages costs nothing.
+        let in_use = info.uordblks.saturating_add(info.hblkhd);
+        let slack = resident_anon().map_or(info.fordblks, |anon| anon.saturating_sub(in_use));
+        let free_before = info.fordblks.min(slack);
         if free_before < threshold {
             return Trimmed {
                 free_before,
@@ -51,6 +57,17 @@ mod imp {
             free_before,
             released,
         }
+    }
+
+    /// Resident anonymous bytes (resident minus file-backed, from `/proc/self/statm`).
+    fn resident_anon() -> Option<usize> {
+        let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+        let mut fields = statm.split_whitespace().skip(1);
+        let resident: usize = fields.next()?.parse().ok()?;
+        let shared: usize = fields.next()?.parse().ok()?;
+        // SAFETY: sysconf reads a constant of the system; no pointers.
+        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).ok()?;
+        Some(resident.saturating_sub(shared).saturating_mul(page))
     }
 }
 
