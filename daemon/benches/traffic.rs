@@ -225,6 +225,38 @@ fn fake_point(rt: &tokio::runtime::Runtime, keys: u64) {
         core.bump_stats("0@veil>>>traffic", 1_500);
     });
     measure("fake", keys, &d, "idle", || {});
+    dashboard_open("fake", keys, &d);
+}
+
+/// What the dashboard's open asks veild for: every key (`key.list`) and every key's traffic
+/// (`traffic.list`), timed as a client sees them (the JSON decoded); then veild's RSS after
+/// one more cycle.
+fn dashboard_open(core: &str, keys: u64, d: &Daemon) {
+    let mut c = d.raw();
+    let start = Instant::now();
+    let list = c.call("key.list", json!({}));
+    let list_ms = start.elapsed().as_secs_f64() * 1e3;
+    let start = Instant::now();
+    let traffic = c.call("traffic.list", json!({}));
+    let traffic_ms = start.elapsed().as_secs_f64() * 1e3;
+    let count = |v: &Value| v["keys"].as_array().map_or(0, Vec::len);
+    println!(
+        "{core:<5} {keys:>7}  dashboard open: key.list {list_ms:.0} ms ({} keys) + traffic.list {traffic_ms:.0} ms ({} keys)",
+        count(&list),
+        count(&traffic)
+    );
+    drop((list, traffic));
+    c.call("traffic.sync", json!({}));
+    let (rss, peak) = rss_kib(d.pid());
+    println!(
+        "{core:<5} {keys:>7} {:>8} {:>7}  {:>10}  {:>10}  {:>6.1} ({:>5.1}) MiB  [after those and a cycle]",
+        "-",
+        "-",
+        "-",
+        "-",
+        rss as f64 / 1024.0,
+        peak as f64 / 1024.0
+    );
 }
 
 /// A minimal VLESS (v2fly 4.34, no flow) client: one TCP request to `target` as `uuid`,

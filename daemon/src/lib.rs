@@ -20,6 +20,7 @@
 //! - [`share`]: each key's share link and client config (`key.link`, `key.config`).
 //! - [`subscribe`]: `GET /sub/{token}`: subscription bodies for phone apps and the page for browsers.
 //! - [`doctor`]: the setup checks behind `doctor` and `veild --doctor`.
+//! - [`memory`]: freed heap handed back to the system after bursts of work.
 //! - [`metrics`]: Prometheus metrics, and the optional `/metrics` listener.
 //! - [`http`]: the optional HTTP API (API tokens, limits, one route per service call).
 //! - [`httpserve`]: the bounded HTTP/1 accept loop both listeners share.
@@ -38,6 +39,7 @@ pub mod http;
 pub mod httpserve;
 pub mod ipc;
 pub mod logging;
+pub mod memory;
 pub mod metrics;
 pub mod notify;
 pub mod restore;

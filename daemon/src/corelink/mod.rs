@@ -27,6 +27,6 @@ pub use self::{
     flavor::{Flavor, FlavorApi},
     link::{CallObserver, CoreLink, LinkOptions},
     retry::RetryPolicy,
-    stats::SysStats,
+    stats::{RawStat, SysStats},
     users::{AddOutcome, CoreUser, RemoveOutcome},
 };

@@ -44,7 +44,39 @@ impl From<SysStatsResponse> for SysStats {
     }
 }
 
+/// One counter of a `QueryStats` answer with its name left as the answer's own bytes: the
+/// wire form of the core's `Stat` (`string name = 1; int64 value = 2`), decoded without a
+/// `String` per counter (an answer for 100,000 keys has 200,000 of them).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct RawStat {
+    #[prost(bytes = "bytes", tag = "1")]
+    pub name: prost::bytes::Bytes,
+    #[prost(int64, tag = "2")]
+    pub value: i64,
+}
+
+/// `QueryStatsResponse` (`repeated Stat stat = 1`) with [`RawStat`]s.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RawStats {
+    #[prost(message, repeated, tag = "1")]
+    stat: Vec<RawStat>,
+}
+
 impl CoreLink {
+    /// [`CoreLink::query_stats`] without reset, the names as bytes (not checked as UTF-8:
+    /// the caller matches them against names of its own).
+    pub async fn query_stats_raw(&self, pattern: &str) -> Result<Vec<RawStat>, CoreError> {
+        self.observed("query_stats", async {
+            let request = QueryStatsRequest {
+                pattern: pattern.to_owned(),
+                reset: false,
+            };
+            let reply: RawStats = self.unary(STATS_SERVICE, "QueryStats", request).await?;
+            Ok(reply.stat)
+        })
+        .await
+    }
+
     /// Counters whose name contains `pattern` (substring; empty = all), e.g.
     /// `user>>>` for every per-user counter. With `reset`, each is read and
     /// zeroed atomically, which suits periodic traffic accounting.

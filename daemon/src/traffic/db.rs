@@ -152,7 +152,9 @@ pub fn write_cycle(conn: &Connection, w: &CycleWrite) -> Result<CycleDone, Store
         let epoch = i64::try_from(acc.epoch.number).unwrap_or(i64::MAX);
         let minute = stamp.div_euclid(60);
         // An UPDATE first: nearly every moved key has its row already, and a plain update
-        // is several times cheaper than an upsert with RETURNING.
+        // is several times cheaper than an upsert with RETURNING. (An UPDATE ... RETURNING
+        // instead of the SELECT of the totals below doubled the cycle's CPU at 10,000 and
+        // 100,000 moved keys: SQLite builds a table for the returned row on every run.)
         let mut update = conn.prepare_cached(
             "UPDATE traffic SET uplink = uplink + ?2, downlink = downlink + ?3,
                  lifetime_uplink = lifetime_uplink + ?2, lifetime_downlink = lifetime_downlink + ?3,

@@ -6,17 +6,23 @@ use veil_shared::traffic::TrafficTick;
 use super::db::{Baseline, CycleDone, IdMap, RowUpdate};
 
 /// `(key id, is uplink)` of a counter name `user>>>key-N@veil>>>traffic>>>uplink|downlink`
-/// (the email as [`crate::applier::email_for`] makes it).
-pub fn parse_counter(name: &str) -> Option<(i64, bool)> {
-    let rest = name.strip_prefix("user>>>key-")?;
-    let (digits, uplink) = match rest.strip_suffix("@veil>>>traffic>>>uplink") {
+/// (the email as [`crate::applier::email_for`] makes it), read from the bytes the core sent.
+pub fn parse_counter(name: &[u8]) -> Option<(i64, bool)> {
+    let rest = name.strip_prefix(b"user>>>key-")?;
+    let (digits, uplink) = match rest.strip_suffix(b"@veil>>>traffic>>>uplink") {
         Some(digits) => (digits, true),
-        None => (rest.strip_suffix("@veil>>>traffic>>>downlink")?, false),
+        None => (rest.strip_suffix(b"@veil>>>traffic>>>downlink")?, false),
     };
-    if digits.is_empty() || digits.starts_with('0') || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    if digits.is_empty() || digits[0] == b'0' {
         return None;
     }
-    let id: i64 = digits.parse().ok()?;
+    let mut id: i64 = 0;
+    for &b in digits {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        id = id.checked_mul(10)?.checked_add(i64::from(b - b'0'))?;
+    }
     Some((id, uplink))
 }
 
@@ -24,8 +30,8 @@ pub fn parse_counter(name: &str) -> Option<(i64, bool)> {
 /// values. A counter of a new epoch, or lower than its baseline, counts from zero; a
 /// counter the core does not list leaves its baseline alone. Counters equal to their
 /// baseline (most of them, most cycles) cost one lookup and nothing more.
-pub fn deltas(
-    counters: &[(String, i64)],
+pub fn deltas<'a>(
+    counters: impl IntoIterator<Item = (&'a [u8], i64)>,
     baselines: &IdMap<Baseline>,
     epoch: u64,
 ) -> Vec<RowUpdate> {
@@ -34,7 +40,7 @@ pub fn deltas(
         let Some((id, uplink)) = parse_counter(name) else {
             continue;
         };
-        let value = (*value).max(0);
+        let value = value.max(0);
         let unchanged = baselines.get(&id).is_some_and(|b| {
             b.epoch == epoch && value == if uplink { b.uplink } else { b.downlink }
         });
@@ -110,6 +116,10 @@ pub fn ticks(rows: &[RowUpdate], done: &CycleDone, span_ms: Option<i64>) -> Vec<
 mod tests {
     use super::*;
 
+    fn as_bytes(list: &[(String, i64)]) -> impl Iterator<Item = (&[u8], i64)> {
+        list.iter().map(|(name, value)| (name.as_bytes(), *value))
+    }
+
     fn counters(list: &[(i64, i64, i64)]) -> Vec<(String, i64)> {
         let mut out = Vec::new();
         for &(id, up, down) in list {
@@ -132,7 +142,7 @@ mod tests {
         for id in [1, 9, 10, 12_345, i64::MAX] {
             let email = crate::applier::email_for(id);
             let name = format!("user>>>{email}>>>traffic>>>downlink");
-            assert_eq!(parse_counter(&name), Some((id, false)));
+            assert_eq!(parse_counter(name.as_bytes()), Some((id, false)));
             assert_eq!(crate::applier::id_from_email(&email), Some(id));
         }
     }
@@ -140,11 +150,11 @@ mod tests {
     #[test]
     fn counter_names_are_parsed_strictly() {
         assert_eq!(
-            parse_counter("user>>>key-12@veil>>>traffic>>>uplink"),
+            parse_counter(b"user>>>key-12@veil>>>traffic>>>uplink"),
             Some((12, true))
         );
         assert_eq!(
-            parse_counter("user>>>key-1@veil>>>traffic>>>downlink"),
+            parse_counter(b"user>>>key-1@veil>>>traffic>>>downlink"),
             Some((1, false))
         );
         for bad in [
@@ -153,8 +163,10 @@ mod tests {
             "user>>>key-01@veil>>>traffic>>>uplink",
             "user>>>key-1@veil>>>traffic>>>sideways",
             "user>>>key-1@veil>>>online",
+            "user>>>key-1x@veil>>>traffic>>>uplink",
+            "user>>>key-99999999999999999999@veil>>>traffic>>>uplink",
         ] {
-            assert_eq!(parse_counter(bad), None, "{bad}");
+            assert_eq!(parse_counter(bad.as_bytes()), None, "{bad}");
         }
     }
 
@@ -164,7 +176,7 @@ mod tests {
         known.insert(1, base(100, 1_000, 1));
         known.insert(2, base(50, 50, 1));
         let rows = deltas(
-            &counters(&[(1, 150, 1_500), (2, 50, 50), (3, 7, 9)]),
+            as_bytes(&counters(&[(1, 150, 1_500), (2, 50, 50), (3, 7, 9)])),
             &known,
             1,
         );
@@ -195,13 +207,13 @@ mod tests {
         let mut known = IdMap::default();
         known.insert(1, base(100, 1_000, 1));
         // Lower than the baseline in the same epoch: reset behind our back.
-        let rows = deltas(&counters(&[(1, 30, 2_000)]), &known, 1);
+        let rows = deltas(as_bytes(&counters(&[(1, 30, 2_000)])), &known, 1);
         assert_eq!((rows[0].d_uplink, rows[0].d_downlink), (30, 1_000));
         // A new epoch: the old baselines are worth nothing, even if the counter is higher.
-        let rows = deltas(&counters(&[(1, 500, 5_000)]), &known, 2);
+        let rows = deltas(as_bytes(&counters(&[(1, 500, 5_000)])), &known, 2);
         assert_eq!((rows[0].d_uplink, rows[0].d_downlink), (500, 5_000));
         // A new epoch with counters still at zero: no bytes, but the baseline moves to it.
-        let rows = deltas(&counters(&[(1, 0, 0)]), &known, 2);
+        let rows = deltas(as_bytes(&counters(&[(1, 0, 0)])), &known, 2);
         assert_eq!(
             rows,
             vec![RowUpdate {
@@ -219,7 +231,7 @@ mod tests {
         let mut known = IdMap::default();
         known.insert(1, base(100, 1_000, 1));
         let only_down = vec![("user>>>key-1@veil>>>traffic>>>downlink".to_owned(), 1_200)];
-        let rows = deltas(&only_down, &known, 1);
+        let rows = deltas(as_bytes(&only_down), &known, 1);
         assert_eq!(
             rows,
             vec![RowUpdate {

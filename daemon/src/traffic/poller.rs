@@ -31,7 +31,7 @@ use super::clock;
 use super::db::{self, Accounting, Baseline, CycleDone, CycleWrite, Epoch, IdMap, RowUpdate};
 use super::delta::{deltas, ticks};
 use super::shared::{Shared, SyncReply};
-use crate::corelink::CoreError;
+use crate::corelink::{CoreError, RawStat};
 use crate::error::{ErrorKind, ServiceError};
 use crate::store::keys;
 
@@ -65,7 +65,7 @@ impl std::fmt::Display for Unread {
 /// What one read of the core gave.
 struct CoreRead {
     start_ms: i64,
-    counters: Vec<(String, i64)>,
+    counters: Vec<RawStat>,
     /// Monotonic ms when the counters were read.
     read_at: i64,
 }
@@ -108,10 +108,12 @@ impl Poller {
                 request = requests.recv() => {
                     let Some(reply) = request else { break };
                     let report = self.cycle().await;
+                    trim_after_cycle();
                     let _ = reply.send(report);
                 }
                 _ = ticker.tick() => {
                     let _ = self.cycle().await;
+                    trim_after_cycle();
                 }
             }
         }
@@ -129,7 +131,11 @@ impl Poller {
         let read_us = started.elapsed().as_micros() as u64;
         let (epoch, new_epoch) = self.epoch_of(read.start_ms);
         let baselines = self.baselines.get_or_insert_with(IdMap::default);
-        let rows = deltas(&read.counters, baselines, epoch.number);
+        let rows = deltas(
+            read.counters.iter().map(|c| (&c.name[..], c.value)),
+            baselines,
+            epoch.number,
+        );
         let counters = read.counters.len() as u64;
         let delta_us = started.elapsed().as_micros() as u64 - read_us;
 
@@ -326,7 +332,7 @@ impl Poller {
         let counters = self
             .shared
             .link
-            .query_stats(PATTERN, false)
+            .query_stats_raw(PATTERN)
             .await
             .map_err(Unread::Core)?;
         let read_at = clock::monotonic_ms();
@@ -403,6 +409,21 @@ impl Poller {
             Err(e) => tracing::error!(error = %e, "traffic: reading changed keys failed"),
         }
         self.shared.applier.nudge();
+    }
+}
+
+/// Hands the heap a cycle (or the keys' changes since the last one) freed back to the
+/// system: the poller is veild's one steady heartbeat, so resident memory follows the live
+/// heap within an interval of any burst.
+fn trim_after_cycle() {
+    let started = Instant::now();
+    let trimmed = crate::memory::trim(crate::memory::WORTH_TRIMMING);
+    if trimmed.released {
+        tracing::debug!(
+            free_bytes = trimmed.free_before,
+            took_us = started.elapsed().as_micros() as u64,
+            "traffic cycle: freed heap handed back to the system"
+        );
     }
 }
 

@@ -1,6 +1,5 @@
 //! What the service's traffic reads and the poller share.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -9,6 +8,7 @@ use veil_shared::api::Event;
 use veil_shared::traffic::CycleReport;
 
 use super::config::TrafficConfig;
+use super::db::IdMap;
 use crate::applier::ApplierHandle;
 use crate::corelink::CoreLink;
 use crate::metrics::Metrics;
@@ -18,7 +18,7 @@ use crate::store::Store;
 #[derive(Default)]
 pub struct Live {
     /// (uplink, downlink) bytes/s over the last cycle, for keys that moved in it.
-    pub rates: HashMap<i64, (u64, u64)>,
+    pub rates: IdMap<(u64, u64)>,
     pub last_cycle: Option<CycleReport>,
 }
 
