@@ -150,6 +150,8 @@ fn main() {
         bulk_took.as_secs_f64() / raw_took.as_secs_f64()
     );
     println!("config writes for bulk:  {bulk_writes}");
+    println!("summary bulk_s {:.4}", bulk_took.as_secs_f64());
+    println!("summary raw_s {:.4}", raw_took.as_secs_f64());
 
     // (5) Resync into a freshly started core.
     let last = after["core"]["last_resync"].clone();
@@ -167,6 +169,9 @@ fn main() {
          wall {wall:.2?} from core start, core API up after {core_up:.2?}",
         r["keys"], r["duration_ms"], r["reason"]
     );
+    if let Some(ms) = r["duration_ms"].as_f64() {
+        println!("summary resync_s {:.4}", ms / 1e3);
+    }
     let settled = d.wait_no_pending(CONVERGE);
     println!(
         "after the resync:        {} pending, {} config writes in all",

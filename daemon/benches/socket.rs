@@ -81,6 +81,7 @@ fn main() {
         "key.create, 1 client:        {n} keys in {took:.2?} = {:.0} keys/s",
         per_sec(n, took)
     );
+    println!("summary create_1 {:.0}", per_sec(n, took));
 
     // 100 concurrent clients, 100 creates each.
     let clients = 100;
@@ -111,6 +112,7 @@ fn main() {
         "key.create, 100 clients:     {total} keys in {took:.2?} = {:.0} keys/s",
         per_sec(total, took)
     );
+    println!("summary create_100 {:.0}", per_sec(total, took));
 
     drop(d);
 

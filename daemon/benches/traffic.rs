@@ -191,6 +191,21 @@ fn measure(core: &str, keys: u64, d: &Daemon, case: &str, mut before: impl FnMut
         rss as f64 / 1024.0,
         peak as f64 / 1024.0
     );
+    // The rows of scripts/bench's table: CPU per cycle, and RSS once cycles ran.
+    let k = keys / 1000;
+    let shape = match case {
+        "all moved" => Some("moving"),
+        "idle" => Some("idle"),
+        _ => None,
+    };
+    if let Some(shape) = shape
+        && ((core == "real" && keys == 10_000) || (core == "fake" && keys == 100_000))
+    {
+        println!("summary cycle_{k}k_{shape}_cpu_ms {cpu_ms:.3}");
+    }
+    if case == "idle" && ((core == "real" && keys == 10_000) || keys == 100_000) {
+        println!("summary rss_{k}k_mb {:.1}", rss as f64 * 1024.0 / 1e6);
+    }
 }
 
 fn counter_names(n: u64) -> Vec<String> {
@@ -246,6 +261,12 @@ fn dashboard_open(core: &str, keys: u64, d: &Daemon) {
         count(&traffic)
     );
     drop((list, traffic));
+    if keys == 100_000 {
+        println!(
+            "summary veild_open_100k_s {:.3}",
+            (list_ms + traffic_ms) / 1e3
+        );
+    }
     c.call("traffic.sync", json!({}));
     let (rss, peak) = rss_kib(d.pid());
     println!(

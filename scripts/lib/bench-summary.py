@@ -21,7 +21,7 @@ ROWS = [
     ("cycle_100k_moving_cpu_ms", "traffic cycle CPU, 100,000 keys all moving (fake core)", "ms", ("<=", 150), "439"),
     ("rss_10k_mb", "veild RSS, 10,000 keys (after the bulk and cycles)", "MB", ("<=", 24), "66"),
     ("rss_100k_mb", "veild RSS, 100,000 keys", "MB", ("<=", 80), "415"),
-    ("dash_open_100k_s", "dashboard, 100,000 keys: open to first frame", "s", ("<=", 1), "not measured"),
+    ("dash_open_100k_s", "dashboard, 100,000 keys: open to first frame (veild's answers + the dashboard)", "s", ("<=", 1), "not measured"),
     ("dash_frame_100k_ms", "dashboard, 100,000 keys: one frame", "ms", ("<=", 2), "not measured"),
     ("http_get_p99_ms", "HTTP GET /api/keys/{id} p99, 100 clients, 10,000 keys", "ms", ("<=", 5), "21.8"),
 ]
@@ -42,6 +42,10 @@ def read(lines):
         figures["bulk_ratio"] = figures["bulk_s"] / figures["raw_s"]
     if "resync_ratio" not in figures and {"resync_s", "raw_s"} <= figures.keys() and figures["raw_s"] > 0:
         figures["resync_ratio"] = figures["resync_s"] / figures["raw_s"]
+    # The dashboard's open: veild answering key.list and traffic.list (traffic bench) plus
+    # the dashboard decoding, applying and drawing them (render bench).
+    if {"dash_open_100k_s", "veild_open_100k_s"} <= figures.keys():
+        figures["dash_open_100k_s"] += figures["veild_open_100k_s"]
     return figures
 
 
