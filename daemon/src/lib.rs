@@ -10,7 +10,9 @@
 //! - [`notify`]: what systemd hears: READY, STATUS lines, STOPPING, watchdog pings.
 //! - [`ipc`]: the Unix socket: binding, access control, JSON-RPC connections.
 //! - [`corelink`]: the gRPC link to the core (Xray or v2fly).
+//! - [`coreuser`]: a key's name in the core (`key-ID@veil`).
 //! - [`applier`]: the one task that applies pending keys to the core and the config file.
+//! - [`disconnect`]: cutting the open connections of keys that left the core (sock_diag).
 //! - [`corefile`]: the core's config file: patch the managed inbound's clients, check, write.
 //! - [`watcher`]: core health, restart detection and resync, drift audit.
 //! - [`adopt`]: first-start adoption of clients already in the core config.
@@ -31,6 +33,7 @@ pub mod applier;
 pub mod config;
 pub mod corefile;
 pub mod corelink;
+pub mod coreuser;
 pub mod daemon;
 pub mod disconnect;
 pub mod doctor;

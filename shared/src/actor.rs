@@ -66,7 +66,7 @@ pub enum Actor {
     },
 }
 
-/// The shape [`Actor`] serializes to (what it reads is wider: see [`ActorWire`]).
+/// The shape [`Actor`] serializes to (what it reads is wider: see `ActorWire`).
 impl JsonSchema for Actor {
     fn schema_name() -> std::borrow::Cow<'static, str> {
         "Actor".into()

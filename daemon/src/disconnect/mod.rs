@@ -24,8 +24,8 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 use veil_shared::api::DisconnectStatus;
 
-use crate::applier::{email_for, id_from_email};
 use crate::corelink::{CoreError, CoreLink, Flavor};
+use crate::coreuser::{email_for, id_from_email};
 pub use sockdiag::{Availability, CutReport};
 
 /// `[core] disconnect`: whether leaving the core also cuts a key's connections.

@@ -20,6 +20,7 @@ mod keys;
 mod metrics;
 mod pipeline;
 pub mod subs;
+mod token_cache;
 mod tokens;
 mod traffic;
 mod webhooks;
@@ -55,7 +56,7 @@ pub struct Service {
     /// The HTTP API's figures for `health`, once its listener runs.
     http_report: std::sync::OnceLock<Arc<dyn HttpReport>>,
     /// The usable API tokens, kept so a request's authentication reads no database.
-    tokens: tokens::TokenCache,
+    tokens: token_cache::TokenCache,
 }
 
 /// What a front end other than the socket tells `health` about itself (the HTTP API's
@@ -84,7 +85,7 @@ impl Service {
             traffic,
             metrics,
             http_report: std::sync::OnceLock::new(),
-            tokens: tokens::TokenCache::default(),
+            tokens: token_cache::TokenCache::default(),
         }
     }
 

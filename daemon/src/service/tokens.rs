@@ -3,8 +3,8 @@
 //! compares digests in constant time and refuses revoked and expired tokens alike, with
 //! one message (the caller learns nothing about which tokens exist).
 
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use rusqlite::Connection;
 use sha2::{Digest, Sha256};
@@ -12,6 +12,7 @@ use subtle::ConstantTimeEq;
 use veil_shared::api::{Actor, TokenAdd, TokenAdded, TokenInfo, TokenPage, TokenRevoke};
 
 use super::pipeline::{Changed, Mutation};
+use super::token_cache::{NEVER_USED, Usable};
 use super::{Service, ServiceError, ServiceResult};
 use crate::error::ErrorKind;
 use crate::store::{StoreError, now, tokens};
@@ -27,9 +28,6 @@ const TOUCH_EVERY: i64 = 60;
 /// The one answer to a bad token, whatever was wrong with it.
 const REFUSED: &str = "the API token is unknown, revoked or expired";
 
-/// `last_used` of a token never used.
-const NEVER_USED: i64 = i64::MIN;
-
 /// Lower-case hex of SHA-256 of `secret`.
 fn digest_hex(secret: &str) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -40,55 +38,6 @@ fn digest_hex(secret: &str) -> String {
         out.push(char::from(HEX[usize::from(byte & 0x0f)]));
     }
     out
-}
-
-/// The usable tokens (not revoked) as last read, so authentication reads no database on
-/// every request. Every token change through the service empties it after its commit and
-/// before it is answered (a revocation holds from then on); the generation keeps a read
-/// that raced with a change from refilling it with what was there before. veild alone
-/// writes the database, so no change bypasses this.
-#[derive(Default)]
-pub(super) struct TokenCache {
-    inner: Mutex<Cached>,
-}
-
-#[derive(Default)]
-struct Cached {
-    /// Changes so far; a read started before one is not kept.
-    generation: u64,
-    tokens: Option<Arc<[Usable]>>,
-}
-
-/// One usable token, its digest and when it was last noted as used.
-struct Usable {
-    info: TokenInfo,
-    hash: String,
-    /// `last_used_at`, or [`NEVER_USED`]; moved on in memory when a touch is sent.
-    last_used: AtomicI64,
-}
-
-impl From<tokens::Stored> for Usable {
-    fn from(stored: tokens::Stored) -> Self {
-        let last_used = AtomicI64::new(stored.info.last_used_at.unwrap_or(NEVER_USED));
-        Self {
-            info: stored.info,
-            hash: stored.hash,
-            last_used,
-        }
-    }
-}
-
-impl TokenCache {
-    fn lock(&self) -> MutexGuard<'_, Cached> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Forgets the tokens: the next authentication reads them again.
-    fn changed(&self) {
-        let mut cached = self.lock();
-        cached.generation = cached.generation.wrapping_add(1);
-        cached.tokens = None;
-    }
 }
 
 /// A fresh secret: the prefix and 64 hex digits.
@@ -161,7 +110,7 @@ impl Service {
 
     /// The token whose secret this is, if it is neither revoked nor expired. Digests are
     /// compared in constant time, against every token (no early exit). The tokens come from
-    /// memory ([`TokenCache`]): a request reads no database unless a token changed since.
+    /// memory (the token cache): a request reads no database unless a token changed since.
     pub async fn authenticate(&self, secret: &str) -> ServiceResult<TokenInfo> {
         let refused = || ServiceError::new(ErrorKind::Unauthorized, REFUSED);
         if secret.is_empty() || secret.len() > SECRET_MAX {

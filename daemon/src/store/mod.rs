@@ -21,18 +21,15 @@ pub mod webhooks;
 pub use error::StoreError;
 
 mod readers;
+use readers::open;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, Savepoint, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
-/// How long a connection waits for a lock before failing (the busy timeout). Only the writer writes, so
-/// this guards against outside tools (sqlite3 shell, backups) holding the database.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// The most jobs one group commit takes; bounds how long the first caller waits.
 const MAX_BATCH: usize = 512;
 
@@ -63,14 +60,6 @@ impl Drop for Inner {
     fn drop(&mut self) {
         self.readers.stop();
     }
-}
-
-fn open(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
-    let conn = Connection::open_with_flags(path, flags)
-        .map_err(|e| StoreError::Sqlite(format!("opening {}: {e}", path.display())))?;
-    conn.busy_timeout(BUSY_TIMEOUT)?;
-    conn.pragma_update(None, "foreign_keys", true)?;
-    Ok(conn)
 }
 
 impl Store {

@@ -8,10 +8,11 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
+use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::StoreError;
+use super::error::StoreError;
 
 /// The most reader threads (and reader connections) of one store: one per core, 2 to 4.
 /// More threads than cores only add wake-ups and switches (on 2 cores, 4 readers served
@@ -45,7 +46,7 @@ struct Queue {
 
 /// A connection for reads only.
 pub fn open_reader(path: &Path) -> Result<Connection, StoreError> {
-    let conn = super::open(
+    let conn = open(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
@@ -159,4 +160,18 @@ impl Readers {
             }
         }
     }
+}
+
+/// How long a connection waits for a lock before failing (the busy timeout). Only the writer writes, so
+/// this guards against outside tools (sqlite3 shell, backups) holding the database.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A connection to the database with the settings every connection has (the writer's
+/// and the readers').
+pub(super) fn open(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(path, flags)
+        .map_err(|e| StoreError::Sqlite(format!("opening {}: {e}", path.display())))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    Ok(conn)
 }
