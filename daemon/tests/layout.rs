@@ -229,15 +229,16 @@ fn the_core_user_reads_every_file_veild_writes_and_others_read_none() {
 
     host.start_core();
     host.start_veild();
-    // Two keys: veild rewrites the file (and backs up the one before) twice.
-    for name in ["alice", "bob"] {
+    // Two keys, each waited for in the file (writes within core.file_delay_ms coalesce):
+    // veild rewrites the file (and backs up the one before) twice.
+    for (n, name) in ["alice", "bob"].into_iter().enumerate() {
         let (code, _, err) = run_veil(&host.socket, &["--json", "key", "add", name]);
         assert_eq!(code, 0, "{err}");
+        let written = poll_until(WAIT, EVERY, || {
+            (config_clients(&host.core_config, "vless-in").len() == n + 1).then_some(())
+        });
+        assert!(written.is_some(), "veild did not write {name}");
     }
-    let written = poll_until(WAIT, EVERY, || {
-        (config_clients(&host.core_config, "vless-in").len() == 2).then_some(())
-    });
-    assert!(written.is_some(), "veild did not write both keys");
     let files = files_in(&host.core_dir);
     assert!(files.len() >= 3, "the config and its backups: {files:?}");
     let veild_uid = Accounts::uid(host.veild_user());

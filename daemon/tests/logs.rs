@@ -20,7 +20,12 @@ fn a_request_id_follows_a_create_from_the_socket_to_the_config_write() {
     let d = Daemon::start_with(
         dir.path(),
         &DaemonConfig {
-            core: Some(CoreSection::v2fly(&server.api_addr(), server.config_path())),
+            // The file written before each reply (by default a create's write follows in
+            // the background, outside the request's pass).
+            core: Some(
+                CoreSection::v2fly(&server.api_addr(), server.config_path())
+                    .with_extra("file_delay_ms = 0"),
+            ),
             ..Default::default()
         },
     );
