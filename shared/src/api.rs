@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use crate::actor::{Actor, DaemonTask};
+pub use crate::disconnect::{DisconnectEvent, DisconnectHealth, DisconnectStatus};
 use crate::model::{Key, KeyRef, KeyState};
 use crate::rpc::{ErrorCode, RpcError};
 pub use crate::token::{
@@ -411,46 +412,6 @@ pub struct Health {
     pub disconnect: Option<DisconnectHealth>,
 }
 
-/// Cutting removed keys' connections (`[core] disconnect`), as `health` shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DisconnectHealth {
-    #[serde(flatten)]
-    pub status: DisconnectStatus,
-    /// Connections destroyed since veild started.
-    #[serde(default)]
-    pub connections_cut: u64,
-    /// The last cut, as the audit trail says it (`key 7: disconnected 3 connections…`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last: Option<String>,
-}
-
-/// Whether cutting is on, and if not, why.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
-pub enum DisconnectStatus {
-    /// A disabled, deleted or rotated key's connections are cut.
-    On,
-    /// `[core] disconnect = "off"`.
-    Off,
-    /// The core cannot say which addresses a key connects from (v2fly).
-    Unsupported { reason: String },
-    /// The daemon or the kernel cannot destroy sockets (no `CAP_NET_ADMIN`, no
-    /// `CONFIG_INET_DIAG_DESTROY`), or the inbound has no single port.
-    Unavailable { reason: String },
-}
-
-impl DisconnectStatus {
-    /// One line for people: `on`, `off`, `not supported: …`, `unavailable: …`.
-    pub fn describe(&self) -> String {
-        match self {
-            DisconnectStatus::On => "on".into(),
-            DisconnectStatus::Off => "off".into(),
-            DisconnectStatus::Unsupported { reason } => format!("not supported: {reason}"),
-            DisconnectStatus::Unavailable { reason } => format!("unavailable: {reason}"),
-        }
-    }
-}
-
 /// The last full re-add of every active key into the core (at start, after a core restart).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ResyncInfo {
@@ -605,23 +566,6 @@ pub struct KeyEvent {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LaggedEvent {
     pub missed: u64,
-}
-
-/// `event.disconnect`: a key that left the core lost its open connections.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DisconnectEvent {
-    pub key_id: i64,
-    pub name: String,
-    /// Connections destroyed.
-    pub connections: u64,
-    /// The addresses they came from.
-    pub addresses: Vec<String>,
-    /// Other keys online from one of those addresses, cut along; absent when the core
-    /// cannot list who is online.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub collateral: Option<u64>,
-    /// The sentence the audit trail keeps (`disconnected 3 connections from 2 addresses…`).
-    pub detail: String,
 }
 
 /// Every notification a watcher can receive.

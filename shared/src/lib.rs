@@ -4,6 +4,7 @@
 //! - [`actor`]: who made a change (socket peer, API token, veild itself).
 //! - [`api`]: every method's parameters and result, and every event, as typed structs.
 //! - [`model`]: the key model (states, reasons, identifiers).
+//! - [`disconnect`]: cutting removed keys' connections, as `health` and events say it.
 //! - [`validate`]: input rules for names, ids and UUIDs, applied to every input before use.
 //! - [`framing`]: newline-delimited framing with a line cap.
 //! - [`client`]: an async client for the socket, used by the CLI, the dashboard and tests.
@@ -24,6 +25,7 @@ pub mod api;
 pub mod client;
 pub mod clientconfig;
 pub mod coreconfig;
+pub mod disconnect;
 pub mod doctor;
 pub mod framing;
 pub mod link;

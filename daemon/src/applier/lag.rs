@@ -10,7 +10,6 @@ use tokio::task::JoinSet;
 
 use super::Applier;
 use super::file::FileWriter;
-use crate::store::keys;
 
 /// The config file's standing against the keys live in the core, kept by the applier.
 #[derive(Debug)]
@@ -150,7 +149,7 @@ impl Applier {
             let record = lag.record();
             let saved = self
                 .store
-                .write(move |sp| keys::file_behind_set(sp, record))
+                .write(move |sp| crate::store::filelag::file_behind_set(sp, record))
                 .await;
             match saved {
                 Ok(()) => lag.persisted = record.is_some(),

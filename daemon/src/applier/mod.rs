@@ -150,7 +150,11 @@ impl Applier {
     /// What the database records of a config file left behind (a crash between a reply and
     /// the file's write): logged and shown until the start's write catches up.
     async fn behind_at_start(&self) -> bool {
-        match self.store.read(crate::store::keys::file_behind_get).await {
+        match self
+            .store
+            .read(crate::store::filelag::file_behind_get)
+            .await
+        {
             Ok(Some((since, keys))) => {
                 tracing::warn!(
                     since,

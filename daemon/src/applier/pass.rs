@@ -273,8 +273,8 @@ impl Applier {
                 let keys = keys::mark_applied_all(sp, &rows)?;
                 match file {
                     FileMark::InStep => {}
-                    FileMark::Record(record) => keys::file_behind_set(sp, record)?,
-                    FileMark::Behind(n, since) => keys::file_behind(sp, n, since)?,
+                    FileMark::Record(record) => crate::store::filelag::file_behind_set(sp, record)?,
+                    FileMark::Behind(n, since) => crate::store::filelag::file_behind(sp, n, since)?,
                 }
                 Ok(keys)
             })

@@ -12,6 +12,7 @@
 pub mod audit;
 pub mod backup;
 mod error;
+pub mod filelag;
 pub mod keys;
 mod migrate;
 pub mod subs;
