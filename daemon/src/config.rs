@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use veil_shared::coreconfig::Flavor;
 
+pub mod fleet;
 pub mod http;
 pub mod webhook;
 
@@ -51,6 +52,10 @@ pub struct Config {
     /// `[[webhook]]` entries: receivers of signed event POSTs; none by default.
     #[serde(default, rename = "webhook")]
     pub webhook_entries: Vec<webhook::WebhookConfig>,
+    /// `[fleet]`: this veild is a node of a fleet on a PostgreSQL registry; absent: a
+    /// single server.
+    #[serde(default)]
+    pub fleet: Option<fleet::FleetConfig>,
     /// The entries checked, secrets read (filled in by [`Config::parse_offline`]).
     #[serde(skip)]
     pub webhooks: Vec<webhook::Webhook>,
@@ -439,6 +444,16 @@ impl Config {
         config.validate(path)?;
         config.validate_metrics(path)?;
         if let Some(Err((key, value, problem))) = config.http.as_ref().map(http::HttpConfig::check)
+        {
+            return Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                key,
+                value,
+                problem,
+            });
+        }
+        if let Some(Err((key, value, problem))) =
+            config.fleet.as_ref().map(fleet::FleetConfig::check)
         {
             return Err(ConfigError::Invalid {
                 path: path.to_owned(),

@@ -189,6 +189,13 @@ impl Running {
             return Err(anyhow::Error::new(e)
                 .context("bringing the webhooks' queue in line with [[webhook]]"));
         }
+        let fleet = match crate::fleet::open(config.fleet.as_ref(), &store).await {
+            Ok(fleet) => fleet,
+            Err(e) => {
+                close_store(store).await;
+                return Err(e);
+            }
+        };
         let core = match start_core(&config, &store, &metrics, shutdown.clone()).await {
             Ok(core) => core,
             Err(e) => {
@@ -204,15 +211,28 @@ impl Running {
             core.wake,
             shutdown.clone(),
         );
-        let service = Arc::new(Service::new(
-            store.clone(),
-            Arc::clone(&config),
-            core.events,
-            core.applier,
-            core.status,
-            core.traffic,
-            metrics,
-        ));
+        if let Some(registry) = &fleet {
+            let task = crate::fleet::FleetTask {
+                registry: Arc::clone(registry),
+                store: store.clone(),
+                events: core.events.clone(),
+                applier: core.applier.clone(),
+                status: Arc::clone(&core.status),
+            };
+            tokio::spawn(task.run(shutdown.clone()));
+        }
+        let service = Arc::new(
+            Service::new(
+                store.clone(),
+                Arc::clone(&config),
+                core.events,
+                core.applier,
+                core.status,
+                core.traffic,
+                metrics,
+            )
+            .with_fleet(fleet),
+        );
         Ok(Running {
             service,
             config,
@@ -365,7 +385,10 @@ async fn start_core(
     })
     .map_err(|e| anyhow::anyhow!("core.api = {:?}: {e}", core.api))?
     .with_observer(Arc::clone(metrics) as Arc<dyn crate::corelink::CallObserver>);
-    adopt_existing(store, &inbound, &link).await?;
+    // A fleet node's keys come from the registry; its core's own clients are not adopted.
+    if config.fleet.is_none() {
+        adopt_existing(store, &inbound, &link).await?;
+    }
     let status = Arc::new(Status::new(core.config.display().to_string()));
     let disconnect = disconnector(core, inbound.port, &status).await?;
     let (events, _) = tokio::sync::broadcast::channel(EVENT_BUFFER);

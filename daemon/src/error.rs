@@ -19,6 +19,8 @@ pub enum ErrorKind {
     Unauthorized,
     /// Something failed inside the daemon, or it is stopping; the log has details.
     Internal,
+    /// A fleet node cannot reach the registry and the change needs it.
+    RegistryUnavailable,
 }
 
 impl ErrorKind {
@@ -30,6 +32,7 @@ impl ErrorKind {
             ErrorKind::CoreUnavailable => "core_unavailable",
             ErrorKind::Unauthorized => "unauthorized",
             ErrorKind::Internal => "internal",
+            ErrorKind::RegistryUnavailable => "registry_unavailable",
         }
     }
 }

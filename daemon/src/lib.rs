@@ -38,6 +38,7 @@ pub mod daemon;
 pub mod disconnect;
 pub mod doctor;
 pub mod error;
+pub mod fleet;
 pub mod http;
 pub mod httpserve;
 pub mod ipc;

@@ -43,6 +43,37 @@ struct Args {
     /// files are moved aside, never deleted), then exit. The next start resyncs the core.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["check", "doctor"])]
     restore: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// The fleet's registry in PostgreSQL, as its owner (not a node) runs it.
+    #[command(subcommand)]
+    Fleet(FleetCommand),
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum FleetCommand {
+    /// Creates the registry's schema, or brings it up to this veild's.
+    Init {
+        /// The owner's connection string (better in the environment than on the command
+        /// line, where other users can read it).
+        #[arg(long, env = "VEIL_FLEET_OWNER", hide_env_values = true)]
+        database: String,
+    },
+    /// Registers a node (or gives a registered one a new password): a PostgreSQL role of
+    /// its own that may read the registry and write only its own rows.
+    AddNode {
+        /// The node's name, as `[fleet] node` will say.
+        name: String,
+        #[arg(long, env = "VEIL_FLEET_OWNER", hide_env_values = true)]
+        database: String,
+        /// Write the password to this file (mode 0600) instead of printing it.
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -132,6 +163,9 @@ fn main() -> ExitCode {
             }
         };
     }
+    if let Some(Command::Fleet(command)) = &args.command {
+        return fleet_admin(command);
+    }
     if let Some(backup) = &args.restore {
         return restore(&args.config, backup);
     }
@@ -193,4 +227,58 @@ fn restore(config: &std::path::Path, backup: &std::path::Path) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `veild fleet …`: the registry's owner at work; no daemon starts.
+fn fleet_admin(command: &FleetCommand) -> ExitCode {
+    let done = match command {
+        FleetCommand::Init { database } => veild::fleet::admin::init(database).map(|(before, after)| {
+            if before == after {
+                println!("the registry's schema is up to date (version {after})");
+            } else {
+                println!("the registry's schema went from version {before} to {after}");
+            }
+        }),
+        FleetCommand::AddNode {
+            name,
+            database,
+            password_file,
+        } => veild::fleet::admin::add_node(database, name).and_then(|(role, password)| {
+            println!("node {name}: PostgreSQL role {role}");
+            match password_file {
+                Some(path) => write_secret(path, &password).map(|()| {
+                    println!("password written to {}", path.display());
+                }),
+                None => {
+                    println!("password: {password}");
+                    Ok(())
+                }
+            }
+            .map(|()| {
+                println!(
+                    "in that node's veild.toml: [fleet] node = \"{name}\", database = \"host=… dbname=… user={role} password=…\""
+                );
+            })
+        }),
+    };
+    match done {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("veild: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A new file only its owner reads.
+fn write_secret(path: &std::path::Path, secret: &str) -> Result<(), String> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| format!("creating {}: {e}", path.display()))?;
+    writeln!(file, "{secret}").map_err(|e| format!("writing {}: {e}", path.display()))
 }

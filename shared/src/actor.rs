@@ -18,15 +18,18 @@ pub enum DaemonTask {
     Backup,
     /// Cutting the open connections of a key that left the core.
     Disconnect,
+    /// Taking a change made on another node of the fleet from the registry.
+    Fleet,
 }
 
 impl DaemonTask {
-    pub const ALL: [DaemonTask; 5] = [
+    pub const ALL: [DaemonTask; 6] = [
         DaemonTask::Enforce,
         DaemonTask::Reset,
         DaemonTask::Adopt,
         DaemonTask::Backup,
         DaemonTask::Disconnect,
+        DaemonTask::Fleet,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -36,6 +39,7 @@ impl DaemonTask {
             DaemonTask::Adopt => "adopt",
             DaemonTask::Backup => "backup",
             DaemonTask::Disconnect => "disconnect",
+            DaemonTask::Fleet => "fleet",
         }
     }
 

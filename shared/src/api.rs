@@ -410,6 +410,9 @@ pub struct Health {
     /// Whether a key leaving the core also loses its open connections.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disconnect: Option<DisconnectHealth>,
+    /// On a fleet node: its link to the registry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<crate::fleet::FleetHealth>,
 }
 
 /// The last full re-add of every active key into the core (at start, after a core restart).

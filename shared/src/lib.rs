@@ -27,6 +27,7 @@ pub mod clientconfig;
 pub mod coreconfig;
 pub mod disconnect;
 pub mod doctor;
+pub mod fleet;
 pub mod framing;
 pub mod link;
 pub mod logline;

@@ -31,10 +31,13 @@ pub enum ErrorCode {
     TooManyConnections,
     /// Something failed inside the daemon; the log has details.
     Internal,
+    /// A fleet node cannot reach the registry (PostgreSQL): changes are refused until it
+    /// returns; every key keeps working.
+    RegistryUnavailable,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 9] = [
+    pub const ALL: [ErrorCode; 10] = [
         ErrorCode::InvalidInput,
         ErrorCode::UnknownMethod,
         ErrorCode::NotFound,
@@ -44,6 +47,7 @@ impl ErrorCode {
         ErrorCode::VersionMismatch,
         ErrorCode::TooManyConnections,
         ErrorCode::Internal,
+        ErrorCode::RegistryUnavailable,
     ];
 
     /// The numeric JSON-RPC code: the standard ones where they fit, the server range
@@ -59,6 +63,7 @@ impl ErrorCode {
             ErrorCode::Forbidden => -32004,
             ErrorCode::VersionMismatch => -32005,
             ErrorCode::TooManyConnections => -32006,
+            ErrorCode::RegistryUnavailable => -32007,
         }
     }
 
@@ -73,6 +78,7 @@ impl ErrorCode {
             ErrorCode::VersionMismatch => "version_mismatch",
             ErrorCode::TooManyConnections => "too_many_connections",
             ErrorCode::Internal => "internal",
+            ErrorCode::RegistryUnavailable => "registry_unavailable",
         }
     }
 }

@@ -369,6 +369,15 @@ fn sample_health(full: bool) -> Health {
             connections_cut: u64::from(full) * 3,
             last: full.then(|| "key 7: disconnected 3 connections from 2 addresses".into()),
         }),
+        fleet: Some(veil_shared::fleet::FleetHealth {
+            node: "fra-1".into(),
+            up: false,
+            since: Some(1_790_000_000),
+            last_error: Some("connection refused".into()),
+            last_sync: Some(1_789_999_990),
+            pulled: 3,
+            pushed: 2,
+        }),
     }
 }
 
@@ -1193,14 +1202,15 @@ fn code_is_listed(code: ErrorCode) -> ErrorCode {
         | ErrorCode::Forbidden
         | ErrorCode::VersionMismatch
         | ErrorCode::TooManyConnections
-        | ErrorCode::Internal => code,
+        | ErrorCode::Internal
+        | ErrorCode::RegistryUnavailable => code,
     }
 }
 
 #[test]
 fn error_codes_are_distinct_and_named_consistently() {
     let all: Vec<ErrorCode> = ErrorCode::ALL.into_iter().map(code_is_listed).collect();
-    assert_eq!(all.len(), 9, "ErrorCode::ALL misses a code");
+    assert_eq!(all.len(), 10, "ErrorCode::ALL misses a code");
     let rpc: BTreeSet<i64> = all.iter().map(|c| c.rpc_code()).collect();
     assert_eq!(rpc.len(), all.len(), "two codes share an rpc code");
     let names: BTreeSet<&str> = all.iter().map(|c| c.as_str()).collect();

@@ -64,7 +64,9 @@ impl From<ServiceError> for ApiError {
             ErrorKind::InvalidInput => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
             ErrorKind::Conflict => StatusCode::CONFLICT,
-            ErrorKind::CoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorKind::CoreUnavailable | ErrorKind::RegistryUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         };

@@ -60,6 +60,7 @@ pub fn wire_error(e: ServiceError) -> RpcError {
         // Only the HTTP API authenticates; the socket has no such error of its own.
         ErrorKind::Unauthorized => ErrorCode::Forbidden,
         ErrorKind::Internal => ErrorCode::Internal,
+        ErrorKind::RegistryUnavailable => ErrorCode::RegistryUnavailable,
     };
     RpcError::new(code, e.message)
 }

@@ -175,6 +175,7 @@ impl Service {
             refused,
             config: Some(status.config),
             disconnect: status.disconnect,
+            fleet: self.fleet.as_ref().map(|registry| registry.report()),
             http: self.http_report.get().map(|report| Box::new(report.http())),
             webhooks: match self.webhook_list().await {
                 Ok(page) => page.webhooks,

@@ -57,6 +57,8 @@ pub struct Service {
     http_report: std::sync::OnceLock<Arc<dyn HttpReport>>,
     /// The usable API tokens, kept so a request's authentication reads no database.
     tokens: token_cache::TokenCache,
+    /// The fleet's registry, on a fleet node: key changes go through it.
+    fleet: Option<Arc<crate::fleet::Registry>>,
 }
 
 /// What a front end other than the socket tells `health` about itself (the HTTP API's
@@ -86,7 +88,20 @@ impl Service {
             metrics,
             http_report: std::sync::OnceLock::new(),
             tokens: token_cache::TokenCache::default(),
+            fleet: None,
         }
+    }
+
+    /// Makes this service a fleet node's: key changes go through the registry.
+    #[must_use]
+    pub fn with_fleet(mut self, fleet: Option<Arc<crate::fleet::Registry>>) -> Self {
+        self.fleet = fleet;
+        self
+    }
+
+    /// The fleet's registry link, on a fleet node.
+    pub fn fleet(&self) -> Option<&Arc<crate::fleet::Registry>> {
+        self.fleet.as_ref()
     }
 
     /// Lets `health` report the HTTP listener (called once, when it starts).

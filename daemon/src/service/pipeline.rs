@@ -20,6 +20,13 @@ pub(super) struct Mutation {
     pub key_ref: Option<String>,
 }
 
+impl Mutation {
+    /// Whether the operation changes a key itself (not its subscription tokens).
+    fn is_key_change(&self) -> bool {
+        self.method.starts_with("key.") && !self.method.starts_with("key.sub")
+    }
+}
+
 /// What a mutation did inside its transaction.
 pub(super) struct Changed<T> {
     /// What the operation hands back to its caller.
@@ -62,12 +69,18 @@ impl Service {
     {
         let method = what.method;
         let who = actor.clone();
+        // On a fleet node a key change is the registry's too (subscription tokens, API
+        // tokens and webhooks stay the node's own).
+        let registry = self.fleet.clone().filter(|_| what.is_key_change());
         let outcome = self
             .store
             .write(move |sp| {
                 // The change in its own savepoint, so a refused one leaves only its audit row.
                 let inner = sp.savepoint()?;
-                let result = change(&inner);
+                let result = match &registry {
+                    Some(registry) => registry.around(&inner, change),
+                    None => change(&inner),
+                };
                 match &result {
                     Ok(_) => inner.commit()?,
                     Err(_) => drop(inner), // rolls the savepoint back

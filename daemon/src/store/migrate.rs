@@ -53,6 +53,10 @@ const MIGRATIONS: &[(&str, Step)] = &[
         "0009_webhooks",
         Sql(include_str!("../../migrations/0009_webhooks.sql")),
     ),
+    (
+        "0010_fleet",
+        Sql(include_str!("../../migrations/0010_fleet.sql")),
+    ),
 ];
 
 /// The schema version this build writes.

@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod core_harness;
 pub mod daemon;
+pub mod postgres;
 
 use std::sync::{Mutex, MutexGuard};
 

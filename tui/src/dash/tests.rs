@@ -58,6 +58,7 @@ pub(crate) fn key(id: i64, name: &str) -> Key {
 fn health(status: CoreStatus) -> Health {
     Health {
         disconnect: None,
+        fleet: None,
         version: "0.1.0".into(),
         protocol: 1,
         pid: 4242,

@@ -81,10 +81,32 @@ pub fn health(h: &Health) -> String {
     if let Some(d) = &h.disconnect {
         rows.push(("disconnect", disconnect_line(d)));
     }
+    if let Some(f) = &h.fleet {
+        rows.push(("fleet", fleet_line(f)));
+    }
     for w in &h.webhooks {
         rows.push(("webhook", super::webhook::health_line(w)));
     }
     labelled(&rows)
+}
+
+/// A fleet node's link to the registry.
+fn fleet_line(f: &veil_shared::fleet::FleetHealth) -> String {
+    let mut line = format!(
+        "node {}, registry {}; {} taken from other nodes, {} written since start",
+        one_line(&f.node),
+        if f.up {
+            "reachable"
+        } else {
+            "UNREACHABLE (key changes refused)"
+        },
+        plural(f.pulled, "change", "changes"),
+        plural(f.pushed, "change", "changes"),
+    );
+    if let (false, Some(e)) = (f.up, &f.last_error) {
+        line.push_str(&format!(": {}", one_line(e)));
+    }
+    line
 }
 
 /// Whether removed keys lose their connections, how many did, the last cut.
@@ -176,6 +198,7 @@ mod tests {
     fn sample_health() -> Health {
         Health {
             disconnect: None,
+            fleet: None,
             version: "0.1.0".into(),
             protocol: 1,
             pid: 4242,

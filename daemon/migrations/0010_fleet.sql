@@ -1,0 +1,46 @@
+-- Fleet mode: the keys a node changed that the registry (PostgreSQL) has not taken yet, and
+-- the other nodes' traffic of each key. Both stay empty on a single server: the triggers
+-- fire only while `meta` says this database is a fleet node. Append-only.
+
+CREATE TABLE fleet_outbox (
+    key_id INTEGER PRIMARY KEY
+);
+
+CREATE TRIGGER fleet_outbox_insert AFTER INSERT ON keys
+    WHEN EXISTS (SELECT 1 FROM meta WHERE name = 'fleet.node')
+BEGIN
+    INSERT INTO fleet_outbox (key_id) VALUES (NEW.id) ON CONFLICT (key_id) DO NOTHING;
+END;
+
+-- Only what the operator (or the daemon's enforcement) decides travels; what this node's
+-- core has applied is the node's own business.
+CREATE TRIGGER fleet_outbox_update AFTER UPDATE OF
+    uuid, name, name_fold, note, state, disable_reason, data_limit, expires_at, deleted_at
+    ON keys
+    WHEN EXISTS (SELECT 1 FROM meta WHERE name = 'fleet.node')
+BEGIN
+    INSERT INTO fleet_outbox (key_id) VALUES (NEW.id) ON CONFLICT (key_id) DO NOTHING;
+END;
+
+-- The other nodes' bytes of each key since its last reset, as last read from the registry.
+CREATE TABLE fleet_traffic (
+    key_id   INTEGER PRIMARY KEY,
+    uplink   INTEGER NOT NULL DEFAULT 0,
+    downlink INTEGER NOT NULL DEFAULT 0
+);
+
+-- What this node last wrote to the registry of its own traffic, so it writes only keys
+-- that moved.
+CREATE TABLE fleet_traffic_sent (
+    key_id   INTEGER PRIMARY KEY,
+    uplink   INTEGER NOT NULL,
+    downlink INTEGER NOT NULL
+);
+
+-- A reset of a key's totals on this node starts this node's view of the others' share
+-- again from zero too: the next exchange adds their current figures back, so a reset made
+-- on every node (the periodic ones) leaves the sum of every node's bytes since its reset.
+CREATE TRIGGER fleet_traffic_reset AFTER INSERT ON traffic_resets
+BEGIN
+    UPDATE fleet_traffic SET uplink = 0, downlink = 0 WHERE key_id = NEW.key_id;
+END;

@@ -1,0 +1,34 @@
+//! Fleet mode: many servers, one key registry in PostgreSQL. Each veild is a node that
+//! keeps its own SQLite database as a copy of the registry and reconciles its own core
+//! from that copy, with the applier it always had: only the source of desire changes.
+//!
+//! - [`registry`]: the synchronous PostgreSQL client on the database writer's thread. A
+//!   key change runs as one step: take the fleet's lock, catch up with the registry, make
+//!   the change in SQLite, write it to PostgreSQL, commit PostgreSQL, then SQLite. The
+//!   change is refused (`registry_unavailable`) while the registry cannot be reached.
+//! - `mirror`: registry rows ⇄ local rows (the outbox of local changes, the pull of the
+//!   others').
+//! - `traffic`: each node's own bytes per key, written as absolute figures; the others'
+//!   folded into the local totals, so limits, usage and every reader see the fleet's sum.
+//! - `run`: the node's background task: LISTEN/NOTIFY wakes it, a slow timer and every
+//!   reconnect re-read the whole registry (a lost notification never leaves drift).
+//! - [`admin`]: `veild fleet init` and `veild fleet add-node` (the registry's owner).
+//! - `tls`: rustls for `sslmode=require`.
+
+pub mod admin;
+mod mirror;
+pub mod registry;
+mod run;
+mod tls;
+mod traffic;
+
+pub use registry::{LinkReport, Registry};
+pub use run::{FleetTask, open};
+
+/// The schema version the registry must have (the number of `daemon/fleet/*.sql` files).
+pub const SCHEMA_VERSION: i64 = admin::MIGRATIONS.len() as i64;
+
+/// The registry's one advisory lock: every key change of the fleet holds it for the
+/// length of one transaction, so versions commit in order and a node's catch-up before a
+/// change sees every earlier change.
+const LOCK_KEY: i64 = 0x7665_696c; // "veil"

@@ -1,0 +1,357 @@
+//! Fleet mode against real components: a throwaway PostgreSQL cluster (Debian's server,
+//! initdb/pg_ctl in a temporary directory), three veild nodes each with its own real v2ray
+//! core on loopback, real v2ray clients carrying traffic through each node.
+//!
+//! One scenario, in order: the registry's roles keep each node to its own rows; a key made
+//! on node A carries traffic through B and C within 2 s; disabled on B it stops working on
+//! all three; traffic through all three sums exactly to what the three cores counted;
+//! PostgreSQL stopped for 30 s: every node keeps serving, a change is refused with a clear
+//! error, and after the registry returns the three converge; a node killed -9 catches up.
+//!
+//! Every wait is a bounded poll on a condition.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::core_harness::{
+    HttpFileServer, V2rayClient, V2rayServer, fetch_via_proxy, test_bytes,
+};
+use support::daemon::{CoreSection, Daemon, DaemonConfig, poll_until, veild_bin};
+use support::postgres::Postgres;
+use support::{email_of, uuid_of};
+
+const CONVERGE: Duration = Duration::from_secs(20);
+const FETCH: Duration = Duration::from_secs(5);
+
+struct Node {
+    name: &'static str,
+    dir: tempfile::TempDir,
+    server: V2rayServer,
+    daemon: Daemon,
+}
+
+/// `veild fleet …` as the registry's owner; returns stdout.
+fn fleet_admin(pg: &Postgres, args: &[&str]) -> String {
+    let out = std::process::Command::new(veild_bin())
+        .arg("fleet")
+        .args(args)
+        .env("VEIL_FLEET_OWNER", pg.owner_url())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "veild fleet {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Registers `name`; returns (role, password).
+fn add_node(pg: &Postgres, dir: &Path, name: &str) -> (String, String) {
+    let file = dir.join(format!("{name}.password"));
+    let out = fleet_admin(
+        pg,
+        &["add-node", name, "--password-file", file.to_str().unwrap()],
+    );
+    assert!(
+        !out.contains("password: "),
+        "the password was printed: {out}"
+    );
+    let password = std::fs::read_to_string(&file).unwrap().trim().to_owned();
+    (format!("veil_node_{name}"), password)
+}
+
+fn start_node(
+    rt: &tokio::runtime::Runtime,
+    pg: &Postgres,
+    name: &'static str,
+    role: &str,
+    password: &str,
+) -> Node {
+    let dir = support::tempdir();
+    let server = rt.block_on(V2rayServer::start(dir.path(), &[]));
+    let cfg = DaemonConfig {
+        core: Some(CoreSection::v2fly(&server.api_addr(), server.config_path())),
+        extra_toml: format!(
+            "[fleet]\nnode = \"{name}\"\ndatabase = \"{}\"\ntraffic_secs = 1\nresync_secs = 10\ntimeout_ms = 2000\n",
+            pg.node_url(role, password)
+        ),
+        ..DaemonConfig::default()
+    };
+    let daemon = Daemon::start_with(dir.path(), &cfg);
+    daemon.wait_core_up(CONVERGE);
+    Node {
+        name,
+        dir,
+        server,
+        daemon,
+    }
+}
+
+impl Node {
+    fn client(&self, key: &Value) -> V2rayClient {
+        V2rayClient::start(self.dir.path(), self.server.vless_port(), &uuid_of(key))
+    }
+
+    /// Every key as this node's copy has it: (id, name, uuid, state).
+    fn snapshot(&self) -> BTreeSet<(i64, String, String, String)> {
+        ["active", "disabled", "deleted"]
+            .iter()
+            .flat_map(|state| self.daemon.keys_in(state))
+            .map(|k| {
+                (
+                    k["id"].as_i64().unwrap(),
+                    k["name"].as_str().unwrap().to_owned(),
+                    uuid_of(&k),
+                    k["state"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    /// The core's own counters of key `id`: (uplink, downlink).
+    fn core_counts(&self, rt: &tokio::runtime::Runtime, id: i64) -> (u64, u64) {
+        let _entered = rt.enter();
+        let link = self.server.link();
+        let stat = |dir: &str| {
+            let name = format!("user>>>{}>>>traffic>>>{dir}", email_of(id));
+            rt.block_on(link.stat(&name, false))
+                .unwrap()
+                .unwrap_or(0)
+                .max(0) as u64
+        };
+        (stat("uplink"), stat("downlink"))
+    }
+}
+
+/// Polls until a GET through `client` returns the whole body (true) or keeps failing
+/// (false) — whichever `want` says — and returns when it first did.
+fn fetch_becomes(client: &V2rayClient, url: &str, want: bool) -> Option<Instant> {
+    poll_until(CONVERGE, Duration::from_millis(20), || {
+        let ok = fetch_via_proxy(client.proxy_addr(), url, Duration::from_secs(1)).is_ok();
+        (ok == want).then(Instant::now)
+    })
+}
+
+fn fetch_ok(client: &V2rayClient, url: &str) -> bool {
+    fetch_via_proxy(client.proxy_addr(), url, FETCH).is_ok()
+}
+
+fn all_converged(nodes: &[Node]) -> BTreeSet<(i64, String, String, String)> {
+    let mut last = Vec::new();
+    poll_until(CONVERGE, Duration::from_millis(100), || {
+        last = nodes.iter().map(Node::snapshot).collect::<Vec<_>>();
+        let same = last.windows(2).all(|w| w[0] == w[1]);
+        let settled = nodes.iter().all(|n| n.daemon.health()["pending"] == 0);
+        (same && settled).then(|| last[0].clone())
+    })
+    .unwrap_or_else(|| panic!("the nodes did not converge: {last:#?}"))
+}
+
+#[test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one scenario over one expensive fleet"
+)]
+fn three_nodes_share_one_registry_and_survive_its_outage() {
+    let _serial = support::serial();
+    let rt = support::runtime();
+    let pg = Postgres::start();
+    let secrets = support::tempdir();
+    let init = fleet_admin(&pg, &["init"]);
+    assert!(init.contains("to 1"), "{init}");
+    assert!(fleet_admin(&pg, &["init"]).contains("up to date"));
+    let roles: Vec<(String, String)> = ["a", "b", "c"]
+        .iter()
+        .map(|n| add_node(&pg, secrets.path(), n))
+        .collect();
+
+    // Row-level security: node a may not write b's rows, nor make tables.
+    let (role_a, pw_a) = &roles[0];
+    let err = pg
+        .psql_as(
+            role_a,
+            pw_a,
+            "INSERT INTO node_traffic (node, key_id, uplink, downlink) VALUES ('b', 1, 1, 1)",
+        )
+        .unwrap_err();
+    assert!(err.contains("row-level security"), "{err}");
+    pg.psql_as(
+        role_a,
+        pw_a,
+        "UPDATE fleet_nodes SET health = '{\"x\":1}' WHERE name = 'b'",
+    )
+    .unwrap();
+    assert_eq!(
+        pg.psql("SELECT coalesce(health::text, 'none') FROM fleet_nodes WHERE name = 'b'"),
+        "none"
+    );
+    let err = pg
+        .psql_as(role_a, pw_a, "CREATE TABLE mine (x int)")
+        .unwrap_err();
+    assert!(err.contains("permission denied"), "{err}");
+
+    let mut nodes: Vec<Node> = ["a", "b", "c"]
+        .into_iter()
+        .zip(&roles)
+        .map(|(name, (role, pw))| start_node(&rt, &pg, name, role, pw))
+        .collect();
+    for node in &nodes {
+        let fleet = node
+            .daemon
+            .wait_health("fleet up", CONVERGE, |h| h["fleet"]["up"] == true);
+        assert_eq!(fleet["fleet"]["node"], node.name);
+    }
+    let files = HttpFileServer::start(test_bytes(64 << 10, 7));
+    let url = files.url();
+
+    // A key made on A works through B and C within 2 s.
+    let alpha = nodes[0].daemon.call("key.create", json!({"name": "alpha"}));
+    let made = Instant::now();
+    assert_eq!(alpha["pending"], false, "{alpha}");
+    let clients: Vec<V2rayClient> = nodes.iter().map(|n| n.client(&alpha)).collect();
+    for (node, client) in nodes.iter().zip(&clients).skip(1) {
+        let at = fetch_becomes(client, &url, true).unwrap_or_else(|| {
+            panic!(
+                "alpha never worked through {}: {}",
+                node.name,
+                node.daemon.log_text()
+            )
+        });
+        let took = at - made;
+        println!(
+            "key made on a carries traffic through {} after {took:?}",
+            node.name
+        );
+        assert!(took < Duration::from_secs(2), "{} took {took:?}", node.name);
+    }
+    assert!(fetch_ok(&clients[0], &url));
+
+    // Disabled on B: refused on all three.
+    let disabled = nodes[1].daemon.call("key.disable", json!({"key": "alpha"}));
+    assert_eq!(disabled["state"], "disabled", "{disabled}");
+    for (node, client) in nodes.iter().zip(&clients) {
+        let key = node.daemon.call("key.get", json!({"key": "alpha"}));
+        assert!(
+            fetch_becomes(client, &url, false).is_some(),
+            "alpha still works through {}: {key}\n{}",
+            node.name,
+            node.daemon.log_text()
+        );
+        assert_eq!(key["state"], "disabled", "{} {key}", node.name);
+    }
+    let audit = nodes[0].daemon.call("audit.list", json!({"limit": 20}));
+    println!("audit on a: {audit}");
+
+    // Traffic through all three sums exactly to what the three cores counted.
+    let tally = nodes[2].daemon.call("key.create", json!({"name": "tally"}));
+    let tally_id = tally["id"].as_i64().unwrap();
+    let tally_clients: Vec<V2rayClient> = nodes.iter().map(|n| n.client(&tally)).collect();
+    for (times, client) in [1, 2, 3].into_iter().zip(&tally_clients) {
+        fetch_becomes(client, &url, true).expect("tally works everywhere");
+        for _ in 1..times {
+            assert!(fetch_ok(client, &url));
+        }
+    }
+    let mut last = Value::Null;
+    let summed = poll_until(CONVERGE, Duration::from_millis(200), || {
+        let cores: Vec<(u64, u64)> = nodes.iter().map(|n| n.core_counts(&rt, tally_id)).collect();
+        let want = cores.iter().fold((0, 0), |a, c| (a.0 + c.0, a.1 + c.1));
+        let seen: Vec<(u64, u64)> = nodes
+            .iter()
+            .map(|n| {
+                n.daemon.call("traffic.sync", json!({}));
+                last = n.daemon.call("traffic.get", json!({"key": tally_id}));
+                (
+                    last["uplink"].as_u64().unwrap(),
+                    last["downlink"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        seen.iter().all(|s| *s == want).then_some((cores, want))
+    })
+    .unwrap_or_else(|| panic!("the fleet's sum never matched the cores: {last}"));
+    let (cores, (up, down)) = summed;
+    println!("tally: cores counted {cores:?}, every node shows {up} up / {down} down");
+    assert!(down >= 6 * (64 << 10), "{down}");
+    for (node, (cu, cd)) in nodes.iter().zip(&cores) {
+        let row = pg.psql(&format!(
+            "SELECT uplink || ' ' || downlink FROM node_traffic WHERE node = '{}' AND key_id = {tally_id}",
+            node.name
+        ));
+        assert_eq!(row, format!("{cu} {cd}"), "node {}", node.name);
+    }
+
+    // PostgreSQL away for 30 s: every node serves, changes are refused, then converge.
+    pg.stop_server();
+    let stopped = Instant::now();
+    for node in &nodes {
+        node.daemon
+            .wait_health("fleet down", CONVERGE, |h| h["fleet"]["up"] == false);
+    }
+    let refused = nodes[0]
+        .daemon
+        .raw()
+        .request("key.create", json!({"name": "during"}));
+    assert_eq!(
+        refused["error"]["data"]["code"], "registry_unavailable",
+        "{refused}"
+    );
+    let message = refused["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("unreachable") && message.contains("keeps working"),
+        "{message}"
+    );
+    let mut rounds: u64 = 0;
+    while stopped.elapsed() < Duration::from_secs(30) && rounds < 100 {
+        rounds += 1;
+        for (node, client) in nodes.iter().zip(&tally_clients) {
+            assert!(
+                fetch_ok(client, &url),
+                "tally stopped working through {} during the outage",
+                node.name
+            );
+        }
+        // The next round when the registry has been away a little longer (bounded).
+        poll_until(Duration::from_secs(2), Duration::from_millis(200), || {
+            (stopped.elapsed().as_secs() >= rounds * 2).then_some(())
+        });
+    }
+    assert!(stopped.elapsed() >= Duration::from_secs(30));
+    pg.start_server();
+    for node in &nodes {
+        node.daemon
+            .wait_health("fleet back", CONVERGE, |h| h["fleet"]["up"] == true);
+    }
+    let after = nodes[1].daemon.call("key.create", json!({"name": "after"}));
+    assert_eq!(after["pending"], false, "{after}");
+    let converged = all_converged(&nodes);
+    assert!(converged.iter().any(|k| k.1 == "after"));
+    assert!(!converged.iter().any(|k| k.1 == "during"));
+
+    // C killed -9; changes meanwhile; restarted, it catches up.
+    nodes[2].daemon.kill9();
+    let late = nodes[0].daemon.call("key.create", json!({"name": "late"}));
+    nodes[0].daemon.call("key.disable", json!({"key": "tally"}));
+    nodes[2].daemon.restart();
+    let converged = all_converged(&nodes);
+    assert!(converged.iter().any(|k| k.1 == "late" && k.3 == "active"));
+    let late_c = nodes[2].client(&late);
+    assert!(
+        fetch_becomes(&late_c, &url, true).is_some(),
+        "late never worked through c"
+    );
+    assert!(
+        fetch_becomes(&tally_clients[2], &url, false).is_some(),
+        "tally still works through c"
+    );
+    for node in &nodes {
+        let h = node.daemon.wait_no_pending(CONVERGE);
+        assert_eq!(h["fleet"]["up"], true, "{h}");
+    }
+}
