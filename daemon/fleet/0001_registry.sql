@@ -12,8 +12,8 @@ END $$;
 CREATE TABLE fleet_nodes (
     name      text PRIMARY KEY CHECK (name ~ '^[a-z0-9][a-z0-9-]{0,31}$'),
     role      name NOT NULL UNIQUE,
-    -- Written by the node itself: its public link parameters and health.
-    link      jsonb,
+    -- Written by the node itself: the server its keys dial (host + endpoint) and health.
+    server    jsonb,
     health    jsonb,
     last_seen timestamptz
 );
@@ -84,7 +84,7 @@ CREATE POLICY traffic_update ON node_traffic FOR UPDATE TO veil_nodes
     WITH CHECK (node = (SELECT n.name FROM fleet_nodes n WHERE n.role = current_user));
 
 GRANT SELECT ON fleet_nodes TO veil_nodes;
-GRANT UPDATE (link, health, last_seen) ON fleet_nodes TO veil_nodes;
+GRANT UPDATE (server, health, last_seen) ON fleet_nodes TO veil_nodes;
 GRANT SELECT, INSERT, UPDATE ON keys TO veil_nodes;
 GRANT SELECT, INSERT, DELETE ON node_drain TO veil_nodes;
 GRANT USAGE ON SEQUENCE key_versions TO veil_nodes;

@@ -44,3 +44,18 @@ CREATE TRIGGER fleet_traffic_reset AFTER INSERT ON traffic_resets
 BEGIN
     UPDATE fleet_traffic SET uplink = 0, downlink = 0 WHERE key_id = NEW.key_id;
 END;
+
+-- Every node of the fleet as last read from the registry (for `node.list`, the dashboard
+-- and subscriptions, also while the registry is away).
+CREATE TABLE fleet_nodes (
+    name      TEXT PRIMARY KEY,
+    draining  INTEGER NOT NULL DEFAULT 0,
+    -- Unix seconds of the node's last beat, NULL before its first.
+    last_seen INTEGER,
+    -- What the node publishes: its health (JSON) and its server (host + endpoint, JSON).
+    health    TEXT,
+    server    TEXT,
+    -- The node's own bytes of every key since their resets.
+    uplink    INTEGER NOT NULL DEFAULT 0,
+    downlink  INTEGER NOT NULL DEFAULT 0
+);

@@ -218,6 +218,7 @@ impl Running {
                 events: core.events.clone(),
                 applier: core.applier.clone(),
                 status: Arc::clone(&core.status),
+                config: Arc::clone(&config),
             };
             tokio::spawn(task.run(shutdown.clone()));
         }

@@ -14,12 +14,14 @@
 mod support;
 
 use std::collections::BTreeSet;
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::core_harness::{
-    HttpFileServer, V2rayClient, V2rayServer, fetch_via_proxy, test_bytes,
+    HttpFileServer, V2rayClient, V2rayServer, fetch_via_proxy, free_port, test_bytes,
 };
 use support::daemon::{CoreSection, Daemon, DaemonConfig, poll_until, veild_bin};
 use support::postgres::Postgres;
@@ -66,19 +68,22 @@ fn add_node(pg: &Postgres, dir: &Path, name: &str) -> (String, String) {
     (format!("veil_node_{name}"), password)
 }
 
+/// A node; `http` adds `[http] listen` on that loopback address (for subscriptions).
 fn start_node(
     rt: &tokio::runtime::Runtime,
     pg: &Postgres,
-    name: &'static str,
-    role: &str,
-    password: &str,
+    (name, role, password): (&'static str, &str, &str),
+    http: Option<SocketAddr>,
 ) -> Node {
     let dir = support::tempdir();
     let server = rt.block_on(V2rayServer::start(dir.path(), &[]));
+    let http = http
+        .map(|addr| format!("[http]\nlisten = \"{addr}\"\n"))
+        .unwrap_or_default();
     let cfg = DaemonConfig {
         core: Some(CoreSection::v2fly(&server.api_addr(), server.config_path())),
         extra_toml: format!(
-            "[fleet]\nnode = \"{name}\"\ndatabase = \"{}\"\ntraffic_secs = 1\nresync_secs = 10\ntimeout_ms = 2000\n",
+            "[fleet]\nnode = \"{name}\"\ndatabase = \"{}\"\ntraffic_secs = 1\nresync_secs = 10\ntimeout_ms = 2000\n{http}",
             pg.node_url(role, password)
         ),
         ..DaemonConfig::default()
@@ -196,10 +201,13 @@ fn three_nodes_share_one_registry_and_survive_its_outage() {
         .unwrap_err();
     assert!(err.contains("permission denied"), "{err}");
 
+    let http = SocketAddr::from(([127, 0, 0, 1], free_port()));
     let mut nodes: Vec<Node> = ["a", "b", "c"]
         .into_iter()
         .zip(&roles)
-        .map(|(name, (role, pw))| start_node(&rt, &pg, name, role, pw))
+        .map(|(name, (role, pw))| {
+            start_node(&rt, &pg, (name, role, pw), (name == "a").then_some(http))
+        })
         .collect();
     for node in &nodes {
         let fleet = node
@@ -245,8 +253,15 @@ fn three_nodes_share_one_registry_and_survive_its_outage() {
         );
         assert_eq!(key["state"], "disabled", "{} {key}", node.name);
     }
-    let audit = nodes[0].daemon.call("audit.list", json!({"limit": 20}));
-    println!("audit on a: {audit}");
+    let audit = nodes[0].daemon.call("audit.list", json!({"limit": 1}));
+    let entry = &audit["entries"][0];
+    assert_eq!(entry["method"], "fleet.sync", "{audit}");
+    assert_eq!(
+        entry["actor"],
+        json!({"kind": "daemon", "task": "fleet"}),
+        "{audit}"
+    );
+    assert_eq!(entry["detail"], "disabled on node b", "{audit}");
 
     // Traffic through all three sums exactly to what the three cores counted.
     let tally = nodes[2].daemon.call("key.create", json!({"name": "tally"}));
@@ -354,4 +369,82 @@ fn three_nodes_share_one_registry_and_survive_its_outage() {
         let h = node.daemon.wait_no_pending(CONVERGE);
         assert_eq!(h["fleet"]["up"], true, "{h}");
     }
+
+    // The nodes as any node sees them; one drained from another; subscriptions follow.
+    let list = poll_until(CONVERGE, Duration::from_millis(100), || {
+        let list = nodes[0].daemon.call("node.list", json!({}));
+        let all = list["nodes"].as_array().unwrap();
+        let fresh = all.len() == 3
+            && all
+                .iter()
+                .all(|n| n["core"] == "up" && n["keys_pending"] == 0 && n["host"].is_string());
+        fresh.then_some(list)
+    })
+    .expect("every node's beat on a");
+    assert_eq!(list["this"], "a", "{list}");
+    let (code, out, err) = nodes[0].daemon.veil(&["node", "list"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("a (this)") && out.contains("serving"), "{out}");
+    let ports: Vec<u16> = nodes.iter().map(|n| n.server.vless_port()).collect();
+    let sub = nodes[0].daemon.call("key.sub", json!({"key": "late"}));
+    let path = sub["url"].as_str().unwrap().to_owned();
+    let links = subscription_links(http, &path);
+    assert_eq!(links.len(), 3, "{links:?}");
+    for port in &ports {
+        assert!(
+            links.iter().any(|l| l.contains(&format!(":{port}?"))),
+            "{port} in {links:?}"
+        );
+    }
+    let drained = nodes[2].daemon.call("node.drain", json!({"node": "b"}));
+    assert_eq!(drained["draining"], true, "{drained}");
+    poll_until(CONVERGE, Duration::from_millis(100), || {
+        let list = nodes[0].daemon.call("node.list", json!({}));
+        (list["nodes"][1]["draining"] == true).then_some(())
+    })
+    .expect("a sees b drained");
+    let links = subscription_links(http, &path);
+    assert_eq!(links.len(), 2, "{links:?}");
+    assert!(
+        !links.iter().any(|l| l.contains(&format!(":{}?", ports[1]))),
+        "{links:?}"
+    );
+    let late_b = nodes[1].client(&late);
+    assert!(
+        fetch_ok(&late_b, &url),
+        "drained means left out of subscriptions, not stopped"
+    );
+    let (code, out, _) = nodes[1].daemon.veil(&["node", "show", "b"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("drained"), "{out}");
+    let refused = nodes[0]
+        .daemon
+        .raw()
+        .request("node.drain", json!({"node": "nowhere"}));
+    assert_eq!(refused["error"]["data"]["code"], "not_found", "{refused}");
+}
+
+/// GETs a subscription as v2rayN does; returns its links (base64, one per line).
+fn subscription_links(http: SocketAddr, path: &str) -> Vec<String> {
+    use base64::Engine as _;
+    let mut stream = TcpStream::connect(http).unwrap();
+    stream.set_read_timeout(Some(FETCH)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {http}\r\nUser-Agent: v2rayN/7.10\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let text = base64::engine::general_purpose::STANDARD
+        .decode(body.trim())
+        .unwrap();
+    String::from_utf8(text)
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("vless://"))
+        .map(ToOwned::to_owned)
+        .collect()
 }

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 pub use crate::actor::{Actor, DaemonTask};
 pub use crate::disconnect::{DisconnectEvent, DisconnectHealth, DisconnectStatus};
+pub use crate::fleet::{NodeDrainParams, NodeListParams};
 use crate::model::{Key, KeyRef, KeyState};
 use crate::rpc::{ErrorCode, RpcError};
 pub use crate::token::{
@@ -143,6 +144,10 @@ methods! {
     TokenRevoke(TokenRevoke) = "token.revoke" -> TokenInfo;
     /// Every configured webhook with its delivery status (pending, failed, last error).
     WebhookList(WebhookList) = "webhook.list" -> WebhookPage;
+    /// A fleet node: every node of the fleet (health, keys, traffic, last seen).
+    NodeList(NodeListParams) = "node.list" -> crate::fleet::NodeList;
+    /// A fleet node: drains a node (left out of subscriptions) or, with `undo`, restores it.
+    NodeDrain(NodeDrainParams) = "node.drain" -> crate::fleet::NodeInfo;
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -176,6 +176,17 @@ fn sample_requests() -> Vec<Request> {
         }
         .into(),
         WebhookList {}.into(),
+        veil_shared::fleet::NodeListParams {}.into(),
+        veil_shared::fleet::NodeDrainParams {
+            node: "fra-1".into(),
+            undo: false,
+        }
+        .into(),
+        veil_shared::fleet::NodeDrainParams {
+            node: "d\u{e9}-2 \"q\"".into(),
+            undo: true,
+        }
+        .into(),
     ];
     for resolution in [Resolution::Minute, Resolution::Hour, Resolution::Day] {
         out.push(
@@ -270,7 +281,9 @@ fn method_is_sampled(request: &Request) {
         | Request::TokenAdd(_)
         | Request::TokenList(_)
         | Request::TokenRevoke(_)
-        | Request::WebhookList(_) => {}
+        | Request::WebhookList(_)
+        | Request::NodeList(_)
+        | Request::NodeDrain(_) => {}
     }
 }
 
@@ -626,7 +639,7 @@ fn method_names_match_the_method_trait() {
 
 #[test]
 fn missing_params_read_as_an_empty_object() {
-    let optional_only: [(&str, Request); 11] = [
+    let optional_only: [(&str, Request); 12] = [
         ("hello", HelloParams::default().into()),
         ("key.list", KeyList::default().into()),
         ("health", HealthParams {}.into()),
@@ -638,6 +651,7 @@ fn missing_params_read_as_an_empty_object() {
         ("backup", BackupParams::default().into()),
         ("token.list", TokenList {}.into()),
         ("webhook.list", WebhookList {}.into()),
+        ("node.list", veil_shared::fleet::NodeListParams {}.into()),
     ];
     for (method, empty) in optional_only.iter().cloned() {
         assert_eq!(Request::parse(method, None).unwrap(), empty, "{method}");

@@ -29,6 +29,8 @@ pub(super) struct Row {
     data_limit: Option<i64>,
     expires_at: Option<i64>,
     deleted_at: Option<i64>,
+    /// The node that wrote it (registry rows only).
+    written_by: String,
 }
 
 const LOCAL_COLUMNS: &str = "id, uuid, name, name_fold, note, created_at, updated_at, state, \
@@ -48,6 +50,7 @@ fn local_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         data_limit: r.get(9)?,
         expires_at: r.get(10)?,
         deleted_at: r.get(11)?,
+        written_by: String::new(),
     })
 }
 
@@ -65,10 +68,22 @@ fn registry_row(r: &postgres::Row) -> Row {
         data_limit: r.get(9),
         expires_at: r.get(10),
         deleted_at: r.get(11),
+        written_by: r.get(13),
     }
 }
 
 impl Row {
+    /// Whether two rows say the same of the key (who wrote them aside).
+    fn same_key(&self, other: &Row) -> bool {
+        Row {
+            written_by: String::new(),
+            ..self.clone()
+        } == Row {
+            written_by: String::new(),
+            ..other.clone()
+        }
+    }
+
     /// Whether a row read from the registry keeps every rule a local change keeps (the
     /// registry is shared: a row another node wrote is input like any other).
     fn valid(&self) -> bool {
@@ -159,7 +174,7 @@ pub(super) fn pull(
     };
     let fetched = tx.query(
         "SELECT id, uuid::text, name, name_fold, note, created_at, updated_at, state,
-                disable_reason, data_limit, expires_at, deleted_at, version
+                disable_reason, data_limit, expires_at, deleted_at, version, written_by
            FROM keys WHERE version > $1 ORDER BY version",
         &[&after],
     )?;
@@ -170,7 +185,7 @@ pub(super) fn pull(
     for fetched in &fetched {
         let row = registry_row(fetched);
         let before = local.query_row([row.id], local_row).optional()?;
-        if before.as_ref() == Some(&row) {
+        if before.as_ref().is_some_and(|b| b.same_key(&row)) {
             continue;
         }
         if !row.valid() {
@@ -232,7 +247,41 @@ fn apply(conn: &Connection, changed: &[(Option<Row>, Row)]) -> Result<(), Fail> 
     // What came from the registry is not a local change to send back.
     conn.prepare_cached("DELETE FROM fleet_outbox")?
         .execute([])?;
+    // This node's audit trail says what other nodes changed, and which node.
+    let actor = veil_shared::api::Actor::Daemon {
+        task: veil_shared::api::DaemonTask::Fleet,
+    };
+    for (before, row) in changed {
+        let detail = format!(
+            "{} on node {}",
+            action_word(action_of(before.as_ref(), row)),
+            row.written_by
+        );
+        crate::store::audit::insert(
+            conn,
+            &crate::store::audit::Record {
+                actor: &actor,
+                method: "fleet.sync",
+                key_id: Some(row.id),
+                key_ref: Some(&row.name),
+                outcome: "ok",
+                detail: Some(&detail),
+            },
+        )?;
+    }
     Ok(())
+}
+
+fn action_word(action: KeyAction) -> &'static str {
+    match action {
+        KeyAction::Created => "created",
+        KeyAction::Updated => "updated",
+        KeyAction::Disabled => "disabled",
+        KeyAction::Enabled => "enabled",
+        KeyAction::Deleted => "deleted",
+        KeyAction::Rotated => "rotated",
+        KeyAction::Applied => "applied",
+    }
 }
 
 /// What watchers hear of keys changed elsewhere: one event per key, the action read off
@@ -249,7 +298,7 @@ pub(super) fn events(
         .into_iter()
         .map(|key| {
             let action = match before.get(&key.id) {
-                Some(Some(old)) => action(old, &key),
+                Some(Some(old)) => action_of(Some(old), &Row::of(&key)),
                 _ => KeyAction::Created,
             };
             (action, key)
@@ -257,18 +306,44 @@ pub(super) fn events(
         .collect())
 }
 
-fn action(old: &Row, key: &Key) -> KeyAction {
-    if old.state != key.state.as_str() {
-        return match key.state {
-            KeyState::Active => KeyAction::Enabled,
-            KeyState::Disabled => KeyAction::Disabled,
-            KeyState::Deleted => KeyAction::Deleted,
+/// What a change from `old` (None: no such key yet) to `new` was.
+fn action_of(old: Option<&Row>, new: &Row) -> KeyAction {
+    let Some(old) = old else {
+        return KeyAction::Created;
+    };
+    if old.state != new.state {
+        return match KeyState::parse(&new.state) {
+            Some(KeyState::Active) => KeyAction::Enabled,
+            Some(KeyState::Disabled) => KeyAction::Disabled,
+            Some(KeyState::Deleted) => KeyAction::Deleted,
+            None => KeyAction::Updated,
         };
     }
-    if old.uuid != key.uuid.to_string() {
+    if old.uuid != new.uuid {
         return KeyAction::Rotated;
     }
     KeyAction::Updated
+}
+
+impl Row {
+    /// The fields of a key the comparison of states needs.
+    fn of(key: &Key) -> Row {
+        Row {
+            id: key.id,
+            uuid: key.uuid.to_string(),
+            name: key.name.clone(),
+            name_fold: String::new(),
+            note: key.note.clone(),
+            created_at: key.created_at,
+            updated_at: key.updated_at,
+            state: key.state.as_str().to_owned(),
+            disable_reason: key.disable_reason.map(|r| r.as_str().to_owned()),
+            data_limit: key.data_limit.and_then(|l| i64::try_from(l).ok()),
+            expires_at: key.expires_at,
+            deleted_at: None,
+            written_by: String::new(),
+        }
+    }
 }
 
 /// The first start of this database as a node: refuses a database of another node, or

@@ -10,6 +10,8 @@
 //!   others').
 //! - `traffic`: each node's own bytes per key, written as absolute figures; the others'
 //!   folded into the local totals, so limits, usage and every reader see the fleet's sum.
+//! - [`nodes`]: every node's beat (health, the server its keys dial), drains, and the
+//!   local copy `node.list` and subscriptions read.
 //! - `run`: the node's background task: LISTEN/NOTIFY wakes it, a slow timer and every
 //!   reconnect re-read the whole registry (a lost notification never leaves drift).
 //! - [`admin`]: `veild fleet init` and `veild fleet add-node` (the registry's owner).
@@ -17,6 +19,7 @@
 
 pub mod admin;
 mod mirror;
+pub mod nodes;
 pub mod registry;
 mod run;
 mod tls;

@@ -10,7 +10,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 use veil_shared::api::KeyAction;
 use veil_shared::model::Key;
 
-use super::{LOCK_KEY, SCHEMA_VERSION, mirror, traffic};
+use super::{LOCK_KEY, SCHEMA_VERSION, mirror, nodes, traffic};
 use crate::config::fleet::FleetConfig;
 use crate::error::ErrorKind;
 use crate::store::StoreError;
@@ -100,8 +100,8 @@ impl Registry {
             .tcp_user_timeout(timeout)
             .keepalives(true)
             .keepalives_idle(std::time::Duration::from_secs(15))
-            .application_name(&format!("veild {}", self.config.node))
-            .options(&format!(
+            .application_name(format!("veild {}", self.config.node))
+            .options(format!(
                 "-c statement_timeout={ms} -c lock_timeout={ms}",
                 ms = self.config.timeout_ms
             ));
@@ -122,7 +122,7 @@ impl Registry {
             match &outcome {
                 Ok(()) => tracing::info!(node = %report.node, "the fleet registry is reachable"),
                 Err(e) => {
-                    tracing::warn!(node = %report.node, error = %e, "the fleet registry is unreachable")
+                    tracing::warn!(node = %report.node, error = %e, "the fleet registry is unreachable");
                 }
             }
         }
@@ -250,11 +250,13 @@ impl Registry {
         }
     }
 
-    /// This node's traffic out, the others' in, and its own row (health, last seen).
+    /// This node's traffic out, the others' in, its beat (health, its server, the time)
+    /// and every node's row back.
     pub fn exchange_traffic(
         &self,
         conn: &Connection,
         heartbeat: &serde_json::Value,
+        server: Option<&serde_json::Value>,
     ) -> Result<traffic::Exchanged, StoreError> {
         let node = self.config.node.clone();
         let counts = crate::store::keys::counts(conn)?;
@@ -264,7 +266,24 @@ impl Registry {
             "disabled": counts.disabled,
             "pending": crate::store::keys::pending_count(conn)?,
         });
-        self.transact(|tx| traffic::exchange(tx, conn, &node, &heartbeat))
+        self.transact(|tx| {
+            let done = traffic::exchange(tx, conn, &node)?;
+            nodes::publish(tx, &node, &heartbeat, server)?;
+            nodes::pull(tx, conn)?;
+            Ok(done)
+        })
+        .map_err(|fail| self.to_store_error(fail))
+    }
+
+    /// Drains `node` (or, `undo`, puts it back) for the whole fleet.
+    pub fn drain(
+        &self,
+        conn: &Connection,
+        node: &str,
+        by: &str,
+        undo: bool,
+    ) -> Result<(), StoreError> {
+        self.transact(|tx| nodes::drain(tx, conn, node, by, undo))
             .map_err(|fail| self.to_store_error(fail))
     }
 

@@ -54,6 +54,7 @@ pub struct FleetTask {
     pub events: broadcast::Sender<Event>,
     pub applier: ApplierHandle,
     pub status: Arc<Status>,
+    pub config: Arc<crate::config::Config>,
 }
 
 impl FleetTask {
@@ -176,9 +177,22 @@ impl FleetTask {
             "core": snapshot.core,
             "veild": env!("CARGO_PKG_VERSION"),
         });
+        // The server this node's keys dial, as subscriptions list it (left as it was when
+        // the core's config cannot be read now).
+        let server = crate::share::endpoint(&self.config)
+            .await
+            .ok()
+            .and_then(|endpoint| {
+                serde_json::to_value(veil_shared::subscription::Server {
+                    host: self.config.public.host.clone(),
+                    endpoint,
+                    label: None,
+                })
+                .ok()
+            });
         let done = self
             .store
-            .write(move |sp| registry.exchange_traffic(sp, &heartbeat))
+            .write(move |sp| registry.exchange_traffic(sp, &heartbeat, server.as_ref()))
             .await
             .map_err(Trouble::from)?;
         if done.folded > 0 {

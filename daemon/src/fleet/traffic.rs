@@ -34,14 +34,9 @@ pub(super) fn exchange(
     tx: &mut Transaction<'_>,
     conn: &Connection,
     node: &str,
-    heartbeat: &serde_json::Value,
 ) -> Result<Exchanged, Fail> {
     let sent = send(tx, conn, node)?;
     let folded = fold(tx, conn, node)?;
-    tx.execute(
-        "UPDATE fleet_nodes SET health = $2::text::jsonb, last_seen = now() WHERE name = $1",
-        &[&node, &heartbeat.to_string()],
-    )?;
     Ok(Exchanged { sent, folded })
 }
 

@@ -37,6 +37,8 @@ pub async fn call(service: &Service, actor: &Actor, request: Request) -> Result<
         Request::TokenList(_) => reply(service.token_list().await),
         Request::TokenRevoke(p) => reply(service.token_revoke(actor, p).await),
         Request::WebhookList(_) => reply(service.webhook_list().await),
+        Request::NodeList(_) => reply(service.node_list().await),
+        Request::NodeDrain(p) => reply(service.node_drain(actor, p).await),
         Request::Hello(_) | Request::Watch(_) => Err(RpcError::new(
             ErrorCode::Internal,
             "hello and watch are answered by the connection",

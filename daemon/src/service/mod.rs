@@ -18,6 +18,7 @@ pub mod backup;
 mod info;
 mod keys;
 mod metrics;
+mod nodes;
 mod pipeline;
 pub mod subs;
 mod token_cache;

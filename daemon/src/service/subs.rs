@@ -314,6 +314,7 @@ impl Service {
             return Ok(None);
         }
         let hash = token_hash(token);
+        let fleet = self.fleet.is_some();
         let found = self
             .store
             .read(move |c| {
@@ -325,10 +326,16 @@ impl Service {
                     return Ok(None);
                 }
                 let traffic = crate::traffic::db::get(c, &KeyRef::Id(key_id))?;
-                Ok::<_, StoreError>(Some((key, traffic)))
+                // A fleet's key dials every node not drained, each named in the profile.
+                let servers = if fleet {
+                    crate::fleet::nodes::servers(c)?
+                } else {
+                    Vec::new()
+                };
+                Ok::<_, StoreError>(Some((key, traffic, servers)))
             })
             .await?;
-        let Some((key, traffic)) = found else {
+        let Some((key, traffic, fleet_servers)) = found else {
             return Ok(None);
         };
         let sub = SubKey {
@@ -341,15 +348,20 @@ impl Service {
             data_limit: key.data_limit,
             expires_at: key.expires_at,
         };
-        let endpoint = endpoints.get(&self.config).await?;
         let public = &self.config.public;
+        let servers = if fleet_servers.is_empty() {
+            vec![Server {
+                host: public.host.clone(),
+                endpoint: endpoints.get(&self.config).await?,
+                label: None,
+            }]
+        } else {
+            fleet_servers
+        };
         Ok(Some(SubView {
             key,
             sub,
-            servers: vec![Server {
-                host: public.host.clone(),
-                endpoint,
-            }],
+            servers,
             settings: HeaderSettings {
                 update_hours: public.subscription_update_hours,
                 support_url: public.support_url.clone(),

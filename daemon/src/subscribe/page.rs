@@ -251,6 +251,7 @@ mod tests {
                     flow: String::new(),
                     security: Security::None,
                 },
+                label: None,
             }],
             settings: HeaderSettings::default(),
             base: None,

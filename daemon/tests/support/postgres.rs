@@ -13,6 +13,7 @@ pub struct Postgres {
     bin: PathBuf,
     data: PathBuf,
     port: u16,
+    extra_options: String,
     owner_password: String,
     /// Runs the server's commands as this user (root runs them as `postgres`).
     run_as: Option<String>,
@@ -40,6 +41,12 @@ fn server_bin() -> PathBuf {
 impl Postgres {
     /// initdb, start, create the database `veil`.
     pub fn start() -> Postgres {
+        Self::start_with("")
+    }
+
+    /// As [`start`](Self::start), with more server options (`-c name=value …`), e.g.
+    /// `pg_stat_statements` for a benchmark that counts queries.
+    pub fn start_with(extra_options: &str) -> Postgres {
         let dir = tempfile::Builder::new()
             .prefix("veil-pg-")
             .tempdir()
@@ -62,6 +69,7 @@ impl Postgres {
             bin: server_bin(),
             data,
             port: free_port(),
+            extra_options: extra_options.to_owned(),
             owner_password,
             run_as,
             _dir: dir,
@@ -109,9 +117,10 @@ impl Postgres {
     /// `pg_ctl start -w`: returns once the server accepts connections.
     pub fn start_server(&self) {
         let options = format!(
-            "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off",
+            "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off {}",
             self.port,
-            self.socket_dir().display()
+            self.socket_dir().display(),
+            self.extra_options
         );
         let out = self
             .command("pg_ctl")

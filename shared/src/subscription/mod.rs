@@ -84,6 +84,10 @@ impl Inactive {
 pub struct Server {
     pub host: String,
     pub endpoint: Endpoint,
+    /// What the profile entry says after the key's name when there are several servers (a
+    /// fleet node's name); the host when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
 }
 
 /// One proxy of a subscription: a name, a UUID and where it dials.
@@ -131,7 +135,11 @@ pub fn entries(key: &SubKey, servers: &[Server], now: i64) -> Vec<Entry> {
         let mut name = if servers.len() == 1 {
             key.name.clone()
         } else {
-            format!("{} · {}", key.name, server.host)
+            format!(
+                "{} · {}",
+                key.name,
+                server.label.as_deref().unwrap_or(&server.host)
+            )
         };
         let base = name.clone();
         let mut n = 2;

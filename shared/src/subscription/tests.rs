@@ -43,6 +43,7 @@ fn servers() -> Vec<Server> {
     vec![Server {
         host: "vpn.example.com".into(),
         endpoint: reality(),
+        label: None,
     }]
 }
 

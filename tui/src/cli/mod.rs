@@ -13,6 +13,7 @@ use veil_shared::model::KeyRef;
 use veil_shared::{DEFAULT_SOCKET, SOCKET_ENV};
 
 pub mod key;
+pub mod node;
 pub mod token;
 pub mod traffic;
 pub mod values;
@@ -82,6 +83,9 @@ pub enum Command {
     /// Webhooks veild delivers events to (set in veild.toml): their queues and last errors.
     #[command(subcommand)]
     Webhook(self::webhook::WebhookCommand),
+    /// A fleet node: every node of the fleet, one in full, drain one (or put it back).
+    #[command(subcommand)]
+    Node(self::node::NodeCommand),
     /// Print key events as they happen, until veild closes or Ctrl-C.
     Watch,
     /// Per-key traffic: totals, live rates, history, resets (default: the list).

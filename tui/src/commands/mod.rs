@@ -19,6 +19,7 @@ pub mod audit;
 pub mod doctor;
 pub mod health;
 pub mod key;
+pub mod node;
 pub mod share;
 pub mod token;
 pub mod traffic;
@@ -76,6 +77,7 @@ pub async fn execute(
         Command::Audit(args) => audit::run(&mut session, args).await?,
         Command::Token(cmd) => token::run(&mut session, cmd).await?,
         Command::Webhook(cmd) => webhook::run(&mut session, cmd).await?,
+        Command::Node(cmd) => node::run(&mut session, cmd).await?,
         Command::Traffic(args) => traffic::run(&mut session, args).await?,
         Command::Watch => return watch::run(&mut session, json, out).await,
         Command::Doctor => return doctor::run(&mut session, json, out).await,

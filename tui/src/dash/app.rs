@@ -20,33 +20,39 @@ pub enum View {
     Overview,
     Keys,
     Events,
+    /// A fleet node's view of every node (only on a fleet node).
+    Nodes,
 }
 
 impl View {
     pub const ALL: [View; 3] = [View::Overview, View::Keys, View::Events];
+    /// The tabs of a fleet node.
+    pub const FLEET: [View; 4] = [View::Overview, View::Keys, View::Events, View::Nodes];
+
+    /// The tabs shown: a fleet node has one more.
+    pub fn tabs(fleet: bool) -> &'static [View] {
+        if fleet { &Self::FLEET } else { &Self::ALL }
+    }
 
     pub fn title(self) -> &'static str {
         match self {
             View::Overview => "Overview",
             View::Keys => "Keys",
             View::Events => "Events",
+            View::Nodes => "Nodes",
         }
     }
 
-    pub fn next(self) -> View {
-        match self {
-            View::Overview => View::Keys,
-            View::Keys => View::Events,
-            View::Events => View::Overview,
-        }
+    pub fn next(self, fleet: bool) -> View {
+        let tabs = Self::tabs(fleet);
+        let at = tabs.iter().position(|v| *v == self).unwrap_or(0);
+        tabs[(at + 1) % tabs.len()]
     }
 
-    pub fn prev(self) -> View {
-        match self {
-            View::Overview => View::Events,
-            View::Keys => View::Overview,
-            View::Events => View::Keys,
-        }
+    pub fn prev(self, fleet: bool) -> View {
+        let tabs = Self::tabs(fleet);
+        let at = tabs.iter().position(|v| *v == self).unwrap_or(0);
+        tabs[(at + tabs.len() - 1) % tabs.len()]
     }
 }
 
@@ -252,6 +258,7 @@ pub struct Inflight {
     pub keys: bool,
     pub traffic: bool,
     pub today: bool,
+    pub nodes: bool,
 }
 
 /// How many rate samples are kept (10 minutes at a 1 s poller).
@@ -273,6 +280,9 @@ pub struct App {
     pub conn: Conn,
 
     pub health: Option<Health>,
+    /// A fleet node: every node as it last answered `node.list`.
+    pub nodes: Option<veil_shared::fleet::NodeList>,
+    pub last_nodes_at: i64,
     /// Every key but the deleted ones, in the daemon's (id) order.
     pub keys: Vec<Key>,
     /// `keys` position by id.
@@ -317,7 +327,14 @@ pub struct App {
     pub inflight: Inflight,
     pub last_health_at: i64,
     pub last_traffic_list_at: i64,
+    /// [`App::counts`] as last computed, and for which (now, keys, traffic rows, loaded):
+    /// a frame reads it instead of walking every key (100,000 keys: 60 ms a frame).
+    /// `update` drops it on every message that is not the operator's input.
+    pub counts_cache: std::cell::Cell<Option<(CountsOf, StateCounts)>>,
 }
+
+/// What [`App::counts`] depends on besides the messages `update` sees.
+pub type CountsOf = (i64, usize, usize, bool);
 
 impl App {
     pub fn new(socket: PathBuf, theme: Theme, now: i64, width: u16, height: u16) -> App {
@@ -356,7 +373,15 @@ impl App {
             inflight: Inflight::default(),
             last_health_at: i64::MIN / 2,
             last_traffic_list_at: i64::MIN / 2,
+            nodes: None,
+            last_nodes_at: i64::MIN / 2,
+            counts_cache: std::cell::Cell::new(None),
         }
+    }
+
+    /// Whether veild is a fleet node (its health says so).
+    pub fn is_fleet(&self) -> bool {
+        self.health.as_ref().is_some_and(|h| h.fleet.is_some())
     }
 
     pub fn connected(&self) -> bool {
@@ -383,8 +408,26 @@ impl App {
         }
     }
 
-    /// Keys by state, counted from the list (the daemon's counts when not loaded yet).
+    /// Keys by state, counted from the list (the daemon's counts when not loaded yet);
+    /// counted once per change, not once per frame.
     pub fn counts(&self) -> StateCounts {
+        let of = (
+            self.now,
+            self.keys.len(),
+            self.traffic.len(),
+            self.keys_loaded,
+        );
+        if let Some((cached_of, counts)) = self.counts_cache.get()
+            && cached_of == of
+        {
+            return counts;
+        }
+        let counts = self.count_now();
+        self.counts_cache.set(Some((of, counts)));
+        counts
+    }
+
+    fn count_now(&self) -> StateCounts {
         let mut c = StateCounts::default();
         if !self.keys_loaded {
             if let Some(h) = &self.health {

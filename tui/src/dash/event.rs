@@ -34,6 +34,8 @@ pub enum Msg {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Cmd {
     Health,
+    /// A fleet node's `node.list`.
+    Nodes,
     /// Every key but the deleted ones.
     Keys,
     /// Every key's traffic.
@@ -143,6 +145,7 @@ pub struct TodaySum {
 )]
 pub enum Reply {
     Health(Result<Health, CallError>),
+    Nodes(Result<veil_shared::fleet::NodeList, CallError>),
     Keys(Result<KeyPage, CallError>),
     Traffic(Result<TrafficPage, CallError>),
     Audit(Result<AuditPage, CallError>),

@@ -13,6 +13,7 @@ pub enum Intent {
     Overview,
     Keys,
     Events,
+    Nodes,
     Up,
     Down,
     PageUp,
@@ -137,6 +138,13 @@ pub const BINDINGS: &[Binding] = &[
         scope: Scope::Global,
         intent: Intent::Events,
         help: "events",
+    },
+    Binding {
+        chords: &[key('4')],
+        keys: "4",
+        scope: Scope::Global,
+        intent: Intent::Nodes,
+        help: "nodes (a fleet node)",
     },
     Binding {
         chords: &[ctrl('l'), code(KeyCode::F(5))],

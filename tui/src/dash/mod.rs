@@ -23,6 +23,8 @@ pub mod update;
 
 #[cfg(test)]
 pub(crate) mod tests;
+#[cfg(test)]
+mod tests_nodes;
 
 use std::fmt as stdfmt;
 use std::io::{self, IsTerminal};

@@ -174,6 +174,7 @@ async fn perform(client: &mut Client, cmd: Cmd) -> (Reply, Option<String>) {
     let b = &mut broken;
     let reply = match cmd {
         Cmd::Health => Reply::Health(call(client, HealthParams {}, b).await),
+        Cmd::Nodes => Reply::Nodes(call(client, veil_shared::fleet::NodeListParams {}, b).await),
         Cmd::Keys => Reply::Keys(call(client, KeyList::default(), b).await),
         Cmd::Traffic => Reply::Traffic(call(client, TrafficList::default(), b).await),
         Cmd::Audit => {

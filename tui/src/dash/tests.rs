@@ -154,7 +154,7 @@ fn traffic() -> Vec<(i64, Traffic)> {
 }
 
 /// The dashboard as it looks connected to a busy small server.
-fn fixture(theme: Theme, width: u16, height: u16) -> App {
+pub(crate) fn fixture(theme: Theme, width: u16, height: u16) -> App {
     let mut app = App::new(
         PathBuf::from("/run/veil/veil.sock"),
         theme,
@@ -284,7 +284,7 @@ fn detail_of(id: i64) -> Detail {
     }
 }
 
-fn render(app: &App, width: u16, height: u16) -> Terminal<TestBackend> {
+pub(crate) fn render(app: &App, width: u16, height: u16) -> Terminal<TestBackend> {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
     terminal.draw(|f| ui::draw(f, app)).unwrap();
     terminal
@@ -322,7 +322,7 @@ fn find(buf: &Buffer, text: &str) -> Option<(u16, u16)> {
     None
 }
 
-fn press(app: &mut App, code: KeyCode) -> Outcome {
+pub(crate) fn press(app: &mut App, code: KeyCode) -> Outcome {
     update(
         app,
         Msg::Input(TermEvent::Key(KeyEvent::new(code, KeyModifiers::NONE))),
@@ -335,7 +335,7 @@ fn type_text(app: &mut App, text: &str) {
     }
 }
 
-fn calls(out: &Outcome) -> Vec<Cmd> {
+pub(crate) fn calls(out: &Outcome) -> Vec<Cmd> {
     out.effects
         .iter()
         .filter_map(|e| match e {

@@ -15,6 +15,7 @@ use serde_json::Value;
 pub mod audit;
 pub mod health;
 pub mod key;
+pub mod node;
 pub mod share;
 pub mod table;
 pub mod token;

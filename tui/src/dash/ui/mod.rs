@@ -11,6 +11,7 @@
 mod detail;
 mod events;
 mod keys;
+mod nodes;
 mod overview;
 mod parts;
 mod popup;
@@ -57,6 +58,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
             None => keys::draw(frame, body, app),
         },
         View::Events => events::draw(frame, body, app),
+        View::Nodes => nodes::draw(frame, body, app),
     }
     footer(frame, footer_area, app);
     match &app.popup {
@@ -97,7 +99,7 @@ fn too_small(frame: &mut Frame, area: Rect, app: &App) {
 fn header(frame: &mut Frame, area: Rect, app: &App) {
     let t = app.theme;
     let mut left = vec![Span::styled(" Veil ", t.accent())];
-    for (i, view) in View::ALL.iter().enumerate() {
+    for (i, view) in View::tabs(app.is_fleet()).iter().enumerate() {
         let label = format!(" {} {} ", i + 1, view.title());
         let style = if *view == app.view {
             t.selected()

@@ -218,6 +218,14 @@ pub(super) fn reply(app: &mut App, reply: Reply, out: &mut Outcome) {
                 }
             }
         }
+        Reply::Nodes(result) => {
+            app.inflight.nodes = false;
+            match result {
+                Ok(list) => app.nodes = Some(list),
+                Err(e) => toast(app, Tone::Bad, format!("nodes: {}", e.message)),
+            }
+            out.redraw = true;
+        }
         Reply::Keys(result) => {
             app.inflight.keys = false;
             out.redraw = true;

@@ -101,11 +101,17 @@ pub(super) fn act(app: &mut App, intent: Intent, out: &mut Outcome) {
     match intent {
         Intent::Quit => out.effects.push(Effect::Quit),
         Intent::Help => app.popup = Some(Popup::Help),
-        Intent::NextView => app.view = app.view.next(),
-        Intent::PrevView => app.view = app.view.prev(),
+        Intent::NextView => app.view = app.view.next(app.is_fleet()),
+        Intent::PrevView => app.view = app.view.prev(app.is_fleet()),
         Intent::Overview => app.view = View::Overview,
         Intent::Keys => app.view = View::Keys,
         Intent::Events => app.view = View::Events,
+        Intent::Nodes if app.is_fleet() => {
+            app.view = View::Nodes;
+            app.last_nodes_at = i64::MIN / 2;
+            super::tick(app, app.now, out);
+        }
+        Intent::Nodes => {}
         Intent::Refresh => {
             if app.connected() {
                 reload(app, out);

@@ -12,7 +12,7 @@ mod input;
 mod outcome;
 mod table;
 
-use super::app::{App, Conn, LogKind, Popup, SortBy};
+use super::app::{App, Conn, LogKind, Popup, SortBy, View};
 use super::event::{Cmd, Effect, Msg};
 use super::ui;
 use crate::format;
@@ -28,6 +28,10 @@ pub const HEALTH_EVERY_SECS: i64 = 2;
 pub const TRAFFIC_EVERY_SECS: i64 = 300;
 pub fn update(app: &mut App, msg: Msg) -> Outcome {
     let mut out = Outcome::default();
+    // Anything but the operator's keys may change what the overview counts.
+    if !matches!(msg, Msg::Input(_)) {
+        app.counts_cache.set(None);
+    }
     match msg {
         Msg::Input(event) => input::input(app, event, &mut out),
         Msg::Tick { now } => tick(app, now, &mut out),
@@ -134,6 +138,14 @@ pub(super) fn tick(app: &mut App, now: i64, out: &mut Outcome) {
         app.inflight.health = true;
         app.last_health_at = now;
         out.call(Cmd::Health);
+    }
+    if app.view == View::Nodes
+        && !app.inflight.nodes
+        && now - app.last_nodes_at >= HEALTH_EVERY_SECS
+    {
+        app.inflight.nodes = true;
+        app.last_nodes_at = now;
+        out.call(Cmd::Nodes);
     }
     if app.traffic_supported != Some(false)
         && !app.inflight.traffic
