@@ -62,6 +62,9 @@ enum FleetCommand {
         /// line, where other users can read it).
         #[arg(long, env = "VEIL_FLEET_OWNER", hide_env_values = true)]
         database: String,
+        /// PEM file of the CA that signed the server's certificate (default: the system's).
+        #[arg(long, value_name = "FILE")]
+        ca_file: Option<PathBuf>,
     },
     /// Registers a node (or gives a registered one a new password): a PostgreSQL role of
     /// its own that may read the registry and write only its own rows.
@@ -70,6 +73,9 @@ enum FleetCommand {
         name: String,
         #[arg(long, env = "VEIL_FLEET_OWNER", hide_env_values = true)]
         database: String,
+        /// PEM file of the CA that signed the server's certificate (default: the system's).
+        #[arg(long, value_name = "FILE")]
+        ca_file: Option<PathBuf>,
         /// Write the password to this file (mode 0600) instead of printing it.
         #[arg(long, value_name = "FILE")]
         password_file: Option<PathBuf>,
@@ -231,8 +237,13 @@ fn restore(config: &std::path::Path, backup: &std::path::Path) -> ExitCode {
 
 /// `veild fleet …`: the registry's owner at work; no daemon starts.
 fn fleet_admin(command: &FleetCommand) -> ExitCode {
+    use veild::fleet::admin::Owner;
     let done = match command {
-        FleetCommand::Init { database } => veild::fleet::admin::init(database).map(|(before, after)| {
+        FleetCommand::Init { database, ca_file } => veild::fleet::admin::init(&Owner {
+            url: database,
+            ca_file: ca_file.as_deref(),
+        })
+        .map(|(before, after)| {
             if before == after {
                 println!("the registry's schema is up to date (version {after})");
             } else {
@@ -242,8 +253,16 @@ fn fleet_admin(command: &FleetCommand) -> ExitCode {
         FleetCommand::AddNode {
             name,
             database,
+            ca_file,
             password_file,
-        } => veild::fleet::admin::add_node(database, name).and_then(|(role, password)| {
+        } => veild::fleet::admin::add_node(
+            &Owner {
+                url: database,
+                ca_file: ca_file.as_deref(),
+            },
+            name,
+        )
+        .and_then(|(role, password)| {
             println!("node {name}: PostgreSQL role {role}");
             match password_file {
                 Some(path) => write_secret(path, &password).map(|()| {

@@ -448,3 +448,84 @@ fn subscription_links(http: SocketAddr, path: &str) -> Vec<String> {
         .map(ToOwned::to_owned)
         .collect()
 }
+
+/// A CA and a server certificate for `localhost` it signed: (CA PEM, cert PEM, key PEM).
+fn tls_files() -> (String, String, String) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "Veil registry test CA");
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+        .unwrap();
+    let issuer = rcgen::Issuer::from_params(&ca, &ca_key);
+    let cert = leaf.signed_by(&key, &issuer).unwrap();
+    (ca_cert.pem(), cert.pem(), key.serialize_pem())
+}
+
+#[test]
+fn the_registry_over_tls_is_verified() {
+    let _serial = support::serial();
+    let (ca, cert, key) = tls_files();
+    let pg = Postgres::start_tls(&cert, &key);
+    let secrets = support::tempdir();
+    let ca_file = secrets.path().join("ca.pem");
+    std::fs::write(&ca_file, &ca).unwrap();
+    // The owner's tools check the server's certificate too.
+    let ca_arg = ca_file.to_str().unwrap();
+    assert!(fleet_admin(&pg, &["init", "--ca-file", ca_arg]).contains("to 1"));
+    let file = secrets.path().join("a.password");
+    fleet_admin(
+        &pg,
+        &[
+            "add-node",
+            "a",
+            "--ca-file",
+            ca_arg,
+            "--password-file",
+            file.to_str().unwrap(),
+        ],
+    );
+    let (role, password) = (
+        "veil_node_a".to_owned(),
+        std::fs::read_to_string(&file).unwrap().trim().to_owned(),
+    );
+    let fleet = |ca_file: &Path| {
+        format!(
+            "[fleet]\nnode = \"a\"\nca_file = \"{}\"\ndatabase = \"host=localhost port={} user={role} password={password} dbname=veil sslmode=require\"\n",
+            ca_file.display(),
+            pg.port()
+        )
+    };
+
+    // Another CA: the server is not who it claims; the node does not start.
+    let (other_ca, _, _) = tls_files();
+    let other = secrets.path().join("other.pem");
+    std::fs::write(&other, &other_ca).unwrap();
+    let refused_dir = support::tempdir();
+    let err = support::daemon::start_refused(refused_dir.path(), &fleet(&other), CONVERGE);
+    assert!(err.contains("certificate"), "{err}");
+
+    let dir = support::tempdir();
+    let d = Daemon::start_with(
+        dir.path(),
+        &DaemonConfig {
+            extra_toml: fleet(&ca_file),
+            ..DaemonConfig::default()
+        },
+    );
+    d.wait_health("fleet up", CONVERGE, |h| h["fleet"]["up"] == true);
+    let ssl = pg.psql(
+        "SELECT bool_and(s.ssl)::text || ' ' || count(*) FROM pg_stat_ssl s \
+         JOIN pg_stat_activity a USING (pid) WHERE a.usename = 'veil_node_a'",
+    );
+    assert_eq!(ssl.split(' ').next(), Some("true"), "{ssl}");
+    let created = d.call("key.create", json!({"name": "over-tls"}));
+    assert_eq!(
+        pg.psql("SELECT name FROM keys WHERE id = 1"),
+        "over-tls",
+        "{created}"
+    );
+}

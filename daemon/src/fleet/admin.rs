@@ -15,11 +15,19 @@ pub const MIGRATIONS: &[(&str, &str)] = &[(
 /// Serializes two `init`s run at once.
 const INIT_LOCK: i64 = 0x7665_696d;
 
-fn connect(url: &str) -> Result<Client, String> {
-    let cfg: Config = url
+/// The owner's connection string, and the CA of the server's certificate (default: the
+/// system's bundle).
+pub struct Owner<'a> {
+    pub url: &'a str,
+    pub ca_file: Option<&'a std::path::Path>,
+}
+
+fn connect(owner: &Owner<'_>) -> Result<Client, String> {
+    let cfg: Config = owner
+        .url
         .parse()
         .map_err(|e| format!("the owner's connection string: {e}"))?;
-    let tls = super::tls::connector(None)?;
+    let tls = super::tls::connector(owner.ca_file)?;
     cfg.connect(tls).map_err(|e| {
         format!(
             "connecting as the registry's owner: {}",
@@ -29,8 +37,8 @@ fn connect(url: &str) -> Result<Client, String> {
 }
 
 /// Brings the registry's schema up to this build's. Returns (version before, after).
-pub fn init(url: &str) -> Result<(i64, i64), String> {
-    let mut client = connect(url)?;
+pub fn init(owner: &Owner<'_>) -> Result<(i64, i64), String> {
+    let mut client = connect(owner)?;
     let run = |client: &mut Client| -> Result<(i64, i64), postgres::Error> {
         client.execute("SELECT pg_advisory_lock($1)", &[&INIT_LOCK])?;
         client.batch_execute(
@@ -76,7 +84,7 @@ pub fn role_of(node: &str) -> String {
 
 /// Registers `node` with a role of its own and a new password (a node registered before
 /// gets a new password; its old one stops working). Returns the role and password.
-pub fn add_node(url: &str, node: &str) -> Result<(String, String), String> {
+pub fn add_node(owner: &Owner<'_>, node: &str) -> Result<(String, String), String> {
     if !valid_node_name(node) {
         return Err(format!(
             "{node:?} is no node name: 1 to 32 of a-z, 0-9 and '-', starting with a letter or digit"
@@ -84,7 +92,7 @@ pub fn add_node(url: &str, node: &str) -> Result<(String, String), String> {
     }
     let role = role_of(node);
     let password = new_password()?;
-    let mut client = connect(url)?;
+    let mut client = connect(owner)?;
     let run = |client: &mut Client| -> Result<(), postgres::Error> {
         let mut tx = client.transaction()?;
         let exists = tx

@@ -47,6 +47,15 @@ impl Postgres {
     /// As [`start`](Self::start), with more server options (`-c name=value …`), e.g.
     /// `pg_stat_statements` for a benchmark that counts queries.
     pub fn start_with(extra_options: &str) -> Postgres {
+        Self::start_full(extra_options, None)
+    }
+
+    /// A server that also speaks TLS with this certificate and key (PEM).
+    pub fn start_tls(cert_pem: &str, key_pem: &str) -> Postgres {
+        Self::start_full("-c ssl=on", Some((cert_pem, key_pem)))
+    }
+
+    fn start_full(extra_options: &str, tls: Option<(&str, &str)>) -> Postgres {
         let dir = tempfile::Builder::new()
             .prefix("veil-pg-")
             .tempdir()
@@ -57,6 +66,23 @@ impl Postgres {
         let pwfile = dir.path().join("pw");
         let owner_password = "owner-secret-1".to_owned();
         std::fs::write(&pwfile, &owner_password).unwrap();
+        let mut extra_options = extra_options.to_owned();
+        if let Some((cert, key)) = tls {
+            let (cert_path, key_path) =
+                (dir.path().join("server.crt"), dir.path().join("server.key"));
+            std::fs::write(&cert_path, cert).unwrap();
+            std::fs::write(&key_path, key).unwrap();
+            std::fs::set_permissions(
+                &key_path,
+                std::os::unix::fs::PermissionsExt::from_mode(0o600),
+            )
+            .unwrap();
+            extra_options.push_str(&format!(
+                " -c ssl_cert_file={} -c ssl_key_file={}",
+                cert_path.display(),
+                key_path.display()
+            ));
+        }
         if root {
             let status = Command::new("chown")
                 .args(["-R", "postgres:postgres"])
@@ -69,7 +95,7 @@ impl Postgres {
             bin: server_bin(),
             data,
             port: free_port(),
-            extra_options: extra_options.to_owned(),
+            extra_options,
             owner_password,
             run_as,
             _dir: dir,
