@@ -12,6 +12,9 @@ pub const MIGRATIONS: &[(&str, &str)] = &[(
     include_str!("../../fleet/0001_registry.sql"),
 )];
 
+/// The schema version the registry must have (the number of `daemon/fleet/*.sql` files).
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
 /// Serializes two `init`s run at once.
 const INIT_LOCK: i64 = 0x7665_696d;
 
@@ -31,7 +34,7 @@ fn connect(owner: &Owner<'_>) -> Result<Client, String> {
     cfg.connect(tls).map_err(|e| {
         format!(
             "connecting as the registry's owner: {}",
-            super::registry::describe(&e)
+            super::pg::describe(&e)
         )
     })
 }
@@ -72,7 +75,7 @@ pub fn init(owner: &Owner<'_>) -> Result<(i64, i64), String> {
     run(&mut client).map_err(|e| {
         format!(
             "applying the registry's schema: {}",
-            super::registry::describe(&e)
+            super::pg::describe(&e)
         )
     })
 }
@@ -111,7 +114,7 @@ pub fn add_node(owner: &Owner<'_>, node: &str) -> Result<(String, String), Strin
         tx.commit()
     };
     run(&mut client)
-        .map_err(|e| format!("registering node {node}: {}", super::registry::describe(&e)))?;
+        .map_err(|e| format!("registering node {node}: {}", super::pg::describe(&e)))?;
     Ok((role, password))
 }
 

@@ -11,7 +11,7 @@ use veil_shared::api::KeyAction;
 use veil_shared::model::{DisableReason, Key, KeyState};
 use veil_shared::validate;
 
-use super::registry::{Depth, Fail};
+use super::fail::{Depth, Fail};
 use crate::store::keys;
 
 /// A key as the registry holds it (and this node's copy, compared with it).

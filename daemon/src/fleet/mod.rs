@@ -15,11 +15,14 @@
 //! - `run`: the node's background task: LISTEN/NOTIFY wakes it, a slow timer and every
 //!   reconnect re-read the whole registry (a lost notification never leaves drift).
 //! - [`admin`]: `veild fleet init` and `veild fleet add-node` (the registry's owner).
-//! - `tls`: rustls for `sslmode=require`.
+//! - `tls`: rustls for `sslmode=require`; `pg`: PostgreSQL errors in words, and whether the
+//!   link is gone; `fail`: how a step with the registry can end.
 
 pub mod admin;
+mod fail;
 mod mirror;
 pub mod nodes;
+mod pg;
 pub mod registry;
 mod run;
 mod tls;
@@ -28,10 +31,4 @@ mod traffic;
 pub use registry::{LinkReport, Registry};
 pub use run::{FleetTask, open};
 
-/// The schema version the registry must have (the number of `daemon/fleet/*.sql` files).
-pub const SCHEMA_VERSION: i64 = admin::MIGRATIONS.len() as i64;
-
-/// The registry's one advisory lock: every key change of the fleet holds it for the
-/// length of one transaction, so versions commit in order and a node's catch-up before a
-/// change sees every earlier change.
-const LOCK_KEY: i64 = 0x7665_696c; // "veil"
+pub use admin::SCHEMA_VERSION;

@@ -9,7 +9,7 @@ use rusqlite::{Connection, params};
 use veil_shared::fleet::NodeInfo;
 use veil_shared::subscription::Server;
 
-use super::registry::Fail;
+use super::fail::Fail;
 use crate::error::ErrorKind;
 use crate::store::StoreError;
 

@@ -10,48 +10,24 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 use veil_shared::api::KeyAction;
 use veil_shared::model::Key;
 
-use super::{LOCK_KEY, SCHEMA_VERSION, mirror, nodes, traffic};
+use super::admin::SCHEMA_VERSION;
+pub use super::fail::Depth;
+use super::fail::Fail;
+use super::mirror;
+use super::nodes;
+use super::pg::{describe, link_failed};
+use super::traffic;
+
+/// The registry's one advisory lock: every key change of the fleet holds it for the
+/// length of one transaction, so versions commit in order and a node's catch-up before a
+/// change sees every earlier change.
+const LOCK_KEY: i64 = 0x7665_696c; // "veil"
 use crate::config::fleet::FleetConfig;
 use crate::error::ErrorKind;
 use crate::store::StoreError;
 
-/// What went wrong in a step: the registry, the local database, or the change itself.
-pub(super) enum Fail {
-    Pg(postgres::Error),
-    Store(StoreError),
-    /// The change refused itself (a bad name, an unknown key): the caller's answer.
-    Change(StoreError),
-}
-
-impl From<postgres::Error> for Fail {
-    fn from(e: postgres::Error) -> Self {
-        Fail::Pg(e)
-    }
-}
-
-impl From<StoreError> for Fail {
-    fn from(e: StoreError) -> Self {
-        Fail::Store(e)
-    }
-}
-
-impl From<rusqlite::Error> for Fail {
-    fn from(e: rusqlite::Error) -> Self {
-        Fail::Store(e.into())
-    }
-}
-
 /// The link to the registry as `health` and the dashboard show it.
 pub use veil_shared::fleet::FleetHealth as LinkReport;
-
-/// How much of the registry a sync reads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Depth {
-    /// What changed since the last version seen.
-    Changes,
-    /// Every row, compared with the local copy (after a reconnect, and on the slow timer).
-    Full,
-}
 
 pub struct Registry {
     config: FleetConfig,
@@ -363,27 +339,6 @@ where
         tx.commit()?;
         Ok(value)
     }))
-}
-
-/// Whether `e` means the link is gone (no server, a dropped connection, a server shutting
-/// down or refusing connections) rather than a refused statement.
-fn link_failed(e: &postgres::Error) -> bool {
-    match e.as_db_error() {
-        None => true,
-        // 08: connection exception; 57: operator intervention (shutdown, admin cut).
-        Some(db) => {
-            let code = db.code().code();
-            code.starts_with("08") || code.starts_with("57")
-        }
-    }
-}
-
-/// A PostgreSQL error in words (the client's own text names no password).
-pub(super) fn describe(e: &postgres::Error) -> String {
-    match std::error::Error::source(e) {
-        Some(source) => format!("{e}: {source}"),
-        None => e.to_string(),
-    }
 }
 
 /// The registry's schema is the one this build knows, and the role this node logs in as

@@ -13,7 +13,8 @@ use tokio_postgres::AsyncMessage;
 use tokio_util::sync::CancellationToken;
 use veil_shared::api::{Actor, DaemonTask, Event, KeyEvent};
 
-use super::registry::{Depth, Registry, describe};
+use super::pg::describe;
+use super::registry::{Depth, Registry};
 use crate::applier::{ApplierHandle, Status};
 use crate::store::Store;
 

@@ -10,7 +10,7 @@
 use postgres::Transaction;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::registry::Fail;
+use super::fail::Fail;
 
 /// What one exchange did.
 #[derive(Clone, Copy, Debug, Default)]

@@ -108,8 +108,11 @@ pub(super) fn act(app: &mut App, intent: Intent, out: &mut Outcome) {
         Intent::Events => app.view = View::Events,
         Intent::Nodes if app.is_fleet() => {
             app.view = View::Nodes;
-            app.last_nodes_at = i64::MIN / 2;
-            super::tick(app, app.now, out);
+            if !app.inflight.nodes {
+                app.inflight.nodes = true;
+                app.last_nodes_at = app.now;
+                out.call(Cmd::Nodes);
+            }
         }
         Intent::Nodes => {}
         Intent::Refresh => {
