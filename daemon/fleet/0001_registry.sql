@@ -42,6 +42,8 @@ CREATE TABLE keys (
     data_limit     bigint CHECK (data_limit IS NULL OR data_limit >= 0),
     expires_at     bigint,
     deleted_at     bigint,
+    -- Manual traffic resets so far: each node resets its share when this grows.
+    resets         bigint NOT NULL DEFAULT 0,
     version        bigint NOT NULL,
     written_by     text   NOT NULL
 );

@@ -2,6 +2,10 @@
 -- the other nodes' traffic of each key. Both stay empty on a single server: the triggers
 -- fire only while `meta` says this database is a fleet node. Append-only.
 
+-- Manual traffic resets of the key made anywhere in the fleet: a node that sees the count
+-- grow resets its own share of the key's traffic.
+ALTER TABLE keys ADD COLUMN fleet_resets INTEGER NOT NULL DEFAULT 0;
+
 CREATE TABLE fleet_outbox (
     key_id INTEGER PRIMARY KEY
 );
@@ -15,7 +19,8 @@ END;
 -- Only what the operator (or the daemon's enforcement) decides travels; what this node's
 -- core has applied is the node's own business.
 CREATE TRIGGER fleet_outbox_update AFTER UPDATE OF
-    uuid, name, name_fold, note, state, disable_reason, data_limit, expires_at, deleted_at
+    uuid, name, name_fold, note, state, disable_reason, data_limit, expires_at, deleted_at,
+    fleet_resets
     ON keys
     WHEN EXISTS (SELECT 1 FROM meta WHERE name = 'fleet.node')
 BEGIN

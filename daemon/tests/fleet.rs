@@ -302,6 +302,24 @@ fn three_nodes_share_one_registry_and_survive_its_outage() {
         assert_eq!(row, format!("{cu} {cd}"), "node {}", node.name);
     }
 
+    // A manual reset on B resets every node's share: the fleet's total goes to zero.
+    let reset = nodes[1]
+        .daemon
+        .call("traffic.reset", json!({"key": tally_id}));
+    assert_eq!(reset["uplink"], 0, "{reset}");
+    let mut last = Value::Null;
+    poll_until(CONVERGE, Duration::from_millis(200), || {
+        let zero = nodes.iter().all(|n| {
+            last = n.daemon.call("traffic.get", json!({"key": tally_id}));
+            last["uplink"] == 0 && last["downlink"] == 0
+        });
+        let shares = pg.psql(&format!(
+            "SELECT coalesce(sum(uplink + downlink), -1) FROM node_traffic WHERE key_id = {tally_id}"
+        ));
+        (zero && shares == "0").then_some(())
+    })
+    .unwrap_or_else(|| panic!("the reset did not reach every node: {last}"));
+
     // PostgreSQL away for 30 s: every node serves, changes are refused, then converge.
     pg.stop_server();
     let stopped = Instant::now();

@@ -29,12 +29,14 @@ pub(super) struct Row {
     data_limit: Option<i64>,
     expires_at: Option<i64>,
     deleted_at: Option<i64>,
+    /// Manual traffic resets of the key anywhere in the fleet.
+    resets: i64,
     /// The node that wrote it (registry rows only).
     written_by: String,
 }
 
 const LOCAL_COLUMNS: &str = "id, uuid, name, name_fold, note, created_at, updated_at, state, \
-                             disable_reason, data_limit, expires_at, deleted_at";
+                             disable_reason, data_limit, expires_at, deleted_at, fleet_resets";
 
 fn local_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     Ok(Row {
@@ -50,6 +52,7 @@ fn local_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         data_limit: r.get(9)?,
         expires_at: r.get(10)?,
         deleted_at: r.get(11)?,
+        resets: r.get(12)?,
         written_by: String::new(),
     })
 }
@@ -68,7 +71,8 @@ fn registry_row(r: &postgres::Row) -> Row {
         data_limit: r.get(9),
         expires_at: r.get(10),
         deleted_at: r.get(11),
-        written_by: r.get(13),
+        resets: r.get(12),
+        written_by: r.get(14),
     }
 }
 
@@ -120,18 +124,21 @@ pub(super) fn push(tx: &mut Transaction<'_>, conn: &Connection, node: &str) -> R
     let reasons: Vec<Option<String>> = rows.iter().map(|r| r.disable_reason.clone()).collect();
     let versions = tx.query(
         "INSERT INTO keys (id, uuid, name, name_fold, note, created_at, updated_at, state,
-                           disable_reason, data_limit, expires_at, deleted_at, version, written_by)
-         SELECT i, u::uuid, n, f, t, c, m, s, r, l, e, d, nextval('key_versions'), $13
+                           disable_reason, data_limit, expires_at, deleted_at, resets, version,
+                           written_by)
+         SELECT i, u::uuid, n, f, t, c, m, s, r, l, e, d, z, nextval('key_versions'), $14
            FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[],
-                       $7::int8[], $8::text[], $9::text[], $10::int8[], $11::int8[], $12::int8[])
-                AS x(i, u, n, f, t, c, m, s, r, l, e, d)
+                       $7::int8[], $8::text[], $9::text[], $10::int8[], $11::int8[], $12::int8[],
+                       $13::int8[])
+                AS x(i, u, n, f, t, c, m, s, r, l, e, d, z)
          ON CONFLICT (id) DO UPDATE SET
              uuid = EXCLUDED.uuid, name = EXCLUDED.name, name_fold = EXCLUDED.name_fold,
              note = EXCLUDED.note, created_at = EXCLUDED.created_at,
              updated_at = EXCLUDED.updated_at, state = EXCLUDED.state,
              disable_reason = EXCLUDED.disable_reason, data_limit = EXCLUDED.data_limit,
              expires_at = EXCLUDED.expires_at, deleted_at = EXCLUDED.deleted_at,
-             version = EXCLUDED.version, written_by = EXCLUDED.written_by
+             resets = EXCLUDED.resets, version = EXCLUDED.version,
+             written_by = EXCLUDED.written_by
          RETURNING version",
         &[
             &num(|r| r.id),
@@ -146,6 +153,7 @@ pub(super) fn push(tx: &mut Transaction<'_>, conn: &Connection, node: &str) -> R
             &opt(|r| r.data_limit),
             &opt(|r| r.expires_at),
             &opt(|r| r.deleted_at),
+            &num(|r| r.resets),
             &node,
         ],
     )?;
@@ -174,11 +182,11 @@ pub(super) fn pull(
     };
     let fetched = tx.query(
         "SELECT id, uuid::text, name, name_fold, note, created_at, updated_at, state,
-                disable_reason, data_limit, expires_at, deleted_at, version, written_by
+                disable_reason, data_limit, expires_at, deleted_at, resets, version, written_by
            FROM keys WHERE version > $1 ORDER BY version",
         &[&after],
     )?;
-    let newest = fetched.iter().map(|r| r.get::<_, i64>(12)).max();
+    let newest = fetched.iter().map(|r| r.get::<_, i64>(13)).max();
     let mut local =
         conn.prepare_cached(&format!("SELECT {LOCAL_COLUMNS} FROM keys WHERE id = ?1"))?;
     let mut changed: Vec<(Option<Row>, Row)> = Vec::new();
@@ -219,13 +227,15 @@ fn apply(conn: &Connection, changed: &[(Option<Row>, Row)]) -> Result<(), Fail> 
         }
     }
     let mut upsert = conn.prepare_cached(&format!(
-        "INSERT INTO keys ({LOCAL_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+        "INSERT INTO keys ({LOCAL_COLUMNS})
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
          ON CONFLICT (id) DO UPDATE SET
              uuid = excluded.uuid, name = excluded.name, name_fold = excluded.name_fold,
              note = excluded.note, created_at = excluded.created_at,
              updated_at = excluded.updated_at, state = excluded.state,
              disable_reason = excluded.disable_reason, data_limit = excluded.data_limit,
-             expires_at = excluded.expires_at, deleted_at = excluded.deleted_at"
+             expires_at = excluded.expires_at, deleted_at = excluded.deleted_at,
+             fleet_resets = excluded.fleet_resets"
     ))?;
     for (_, r) in changed {
         upsert.execute(params![
@@ -240,9 +250,21 @@ fn apply(conn: &Connection, changed: &[(Option<Row>, Row)]) -> Result<(), Fail> 
             r.disable_reason,
             r.data_limit,
             r.expires_at,
-            r.deleted_at
+            r.deleted_at,
+            r.resets
         ])?;
         crate::traffic::limits::ensure_row(conn, r.id)?;
+    }
+    // A manual reset made on another node: this node's share of the key starts again.
+    for (before, r) in changed {
+        if before.as_ref().is_some_and(|b| r.resets > b.resets) {
+            crate::traffic::limits::reset_totals(
+                conn,
+                r.id,
+                crate::store::now(),
+                crate::traffic::limits::ResetReason::Manual,
+            )?;
+        }
     }
     // What came from the registry is not a local change to send back.
     conn.prepare_cached("DELETE FROM fleet_outbox")?
@@ -252,9 +274,11 @@ fn apply(conn: &Connection, changed: &[(Option<Row>, Row)]) -> Result<(), Fail> 
         task: veil_shared::api::DaemonTask::Fleet,
     };
     for (before, row) in changed {
+        let reset = before.as_ref().is_some_and(|b| row.resets > b.resets);
         let detail = format!(
-            "{} on node {}",
+            "{}{} on node {}",
             action_word(action_of(before.as_ref(), row)),
+            if reset { ", traffic reset" } else { "" },
             row.written_by
         );
         crate::store::audit::insert(
@@ -341,6 +365,7 @@ impl Row {
             data_limit: key.data_limit.and_then(|l| i64::try_from(l).ok()),
             expires_at: key.expires_at,
             deleted_at: None,
+            resets: 0,
             written_by: String::new(),
         }
     }

@@ -21,9 +21,11 @@ pub(super) struct Mutation {
 }
 
 impl Mutation {
-    /// Whether the operation changes a key itself (not its subscription tokens).
+    /// Whether the operation changes a key itself (not its subscription tokens), or resets
+    /// its traffic (every node's share).
     fn is_key_change(&self) -> bool {
-        self.method.starts_with("key.") && !self.method.starts_with("key.sub")
+        (self.method.starts_with("key.") && !self.method.starts_with("key.sub"))
+            || self.method == "traffic.reset"
     }
 }
 

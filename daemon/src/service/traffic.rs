@@ -62,6 +62,9 @@ fn reset_in(c: &rusqlite::Connection, key: &KeyRef) -> Result<Changed<(i64, Clea
     let found = keys::get_live(c, key)?;
     let at = now();
     let cleared = limits::reset_totals(c, found.id, at, ResetReason::Manual)?;
+    // On a fleet node, every node resets its share of the key when it sees this grow.
+    c.prepare_cached("UPDATE keys SET fleet_resets = fleet_resets + 1 WHERE id = ?1")?
+        .execute([found.id])?;
     let enforced = limits::enforce(c, at, Scope::One(found.id))?;
     let mut detail = format!(
         "cleared uplink {} B, downlink {} B",
