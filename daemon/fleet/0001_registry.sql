@@ -44,6 +44,8 @@ CREATE TABLE keys (
     deleted_at     bigint,
     -- Manual traffic resets so far: each node resets its share when this grows.
     resets         bigint NOT NULL DEFAULT 0,
+    -- The nodes the key is on (a JSON array of names); NULL: every node.
+    nodes          text,
     version        bigint NOT NULL,
     written_by     text   NOT NULL
 );

@@ -6,6 +6,33 @@
 -- grow resets its own share of the key's traffic.
 ALTER TABLE keys ADD COLUMN fleet_resets INTEGER NOT NULL DEFAULT 0;
 
+-- Placement: the nodes a key is on (a JSON array of names; NULL: every node), and whether
+-- that includes this node. A key active but placed elsewhere is one this node's core must
+-- not have: for the core it counts as disabled.
+ALTER TABLE keys ADD COLUMN nodes TEXT;
+ALTER TABLE keys ADD COLUMN here INTEGER NOT NULL DEFAULT 1;
+
+CREATE TRIGGER keys_here_insert AFTER INSERT ON keys WHEN NEW.nodes IS NOT NULL
+BEGIN
+    UPDATE keys SET here = EXISTS (
+        SELECT 1 FROM json_each(NEW.nodes)
+         WHERE value = (SELECT value FROM meta WHERE name = 'fleet.node'))
+     WHERE id = NEW.id;
+END;
+
+CREATE TRIGGER keys_here_update AFTER UPDATE OF nodes ON keys
+BEGIN
+    UPDATE keys SET here = NEW.nodes IS NULL OR EXISTS (
+        SELECT 1 FROM json_each(NEW.nodes)
+         WHERE value = (SELECT value FROM meta WHERE name = 'fleet.node'))
+     WHERE id = NEW.id;
+END;
+
+-- The applier's work list, with placement: the core state a key should have here.
+DROP INDEX keys_pending;
+CREATE INDEX keys_pending ON keys (id)
+    WHERE (applied IS NOT (CASE WHEN here = 0 AND state = 'active' THEN 'disabled' ELSE state END) OR (state = 'active' AND here = 1 AND applied_uuid IS NOT uuid));
+
 CREATE TABLE fleet_outbox (
     key_id INTEGER PRIMARY KEY
 );
@@ -20,7 +47,7 @@ END;
 -- core has applied is the node's own business.
 CREATE TRIGGER fleet_outbox_update AFTER UPDATE OF
     uuid, name, name_fold, note, state, disable_reason, data_limit, expires_at, deleted_at,
-    fleet_resets
+    fleet_resets, nodes
     ON keys
     WHEN EXISTS (SELECT 1 FROM meta WHERE name = 'fleet.node')
 BEGIN

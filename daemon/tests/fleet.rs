@@ -440,6 +440,42 @@ fn three_nodes_share_one_registry_and_survive_its_outage() {
         .raw()
         .request("node.drain", json!({"node": "nowhere"}));
     assert_eq!(refused["error"]["data"]["code"], "not_found", "{refused}");
+
+    // Placement: a key made on b for a and c only works through a and c, never b.
+    let placed = nodes[1]
+        .daemon
+        .call("key.create", json!({"name": "placed", "nodes": ["c", "a"]}));
+    assert_eq!(placed["nodes"], json!(["a", "c"]), "{placed}");
+    let placed_clients: Vec<V2rayClient> = nodes.iter().map(|n| n.client(&placed)).collect();
+    assert!(fetch_becomes(&placed_clients[0], &url, true).is_some());
+    assert!(fetch_becomes(&placed_clients[2], &url, true).is_some());
+    let on_b = nodes[1].daemon.wait_no_pending(CONVERGE);
+    assert_eq!(on_b["pending"], 0, "{on_b}");
+    assert!(
+        !fetch_ok(&placed_clients[1], &url),
+        "b serves a key placed elsewhere"
+    );
+    let sub = nodes[0].daemon.call("key.sub", json!({"key": "placed"}));
+    let links = subscription_links(http, sub["url"].as_str().unwrap());
+    assert_eq!(links.len(), 2, "{links:?}");
+    let refused = nodes[0]
+        .daemon
+        .raw()
+        .request("key.update", json!({"key": "placed", "nodes": ["nowhere"]}));
+    assert_eq!(refused["error"]["data"]["code"], "not_found", "{refused}");
+    // Back on every node (`veil key update placed --nodes all`): b serves it too.
+    let (code, out, err) = nodes[2]
+        .daemon
+        .veil(&["key", "update", "placed", "--nodes", "all"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(fetch_becomes(&placed_clients[1], &url, true).is_some());
+    // Then on c only: a and b drop it.
+    nodes[0]
+        .daemon
+        .call("key.update", json!({"key": "placed", "nodes": ["c"]}));
+    assert!(fetch_becomes(&placed_clients[0], &url, false).is_some());
+    assert!(fetch_becomes(&placed_clients[1], &url, false).is_some());
+    assert!(fetch_ok(&placed_clients[2], &url));
 }
 
 /// GETs a subscription as v2rayN does; returns its links (base64, one per line).

@@ -29,6 +29,7 @@ fn create(name: &str) -> KeyCreate {
         data_limit: None,
         expires_at: None,
         reset: None,
+        nodes: None,
     }
 }
 
@@ -40,6 +41,7 @@ fn rename(key: &KeyRef, name: &str) -> KeyUpdate {
         data_limit: None,
         expires_at: None,
         reset: None,
+        nodes: None,
     }
 }
 

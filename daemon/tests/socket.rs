@@ -507,6 +507,7 @@ fn the_typed_client_round_trips() {
                 data_limit: None,
                 expires_at: None,
                 reset: None,
+                nodes: None,
             })
             .await
             .unwrap();

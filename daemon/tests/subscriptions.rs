@@ -195,6 +195,7 @@ fn every_format_parses_and_changes_reach_the_next_fetch() {
                     data_limit: Some(LIMIT),
                     expires_at: Some(expires),
                     reset: None,
+                    nodes: None,
                 },
             )
             .await
@@ -499,6 +500,7 @@ fn the_page_in_chromium_shows_a_qr_code_of_the_url() {
                     data_limit: Some(LIMIT),
                     expires_at: None,
                     reset: None,
+                    nodes: None,
                 },
             )
             .await
@@ -601,6 +603,7 @@ fn a_replaced_secret_makes_a_new_url_on_the_next_ask() {
                     data_limit: None,
                     expires_at: None,
                     reset: None,
+                    nodes: None,
                 },
             )
             .await

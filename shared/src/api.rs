@@ -192,6 +192,9 @@ pub struct KeyCreate {
     /// When its traffic totals go back to zero; absent: `none`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reset: Option<ResetSchedule>,
+    /// Fleet mode: the nodes the key is on (names); absent or empty: every node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<Vec<String>>,
 }
 
 /// The most keys one bulk call may create.
@@ -270,6 +273,13 @@ pub struct KeyUpdate {
     pub expires_at: Option<Option<i64>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reset: Option<ResetSchedule>,
+    /// Fleet mode: the nodes the key is on; null or empty: every node; absent: unchanged.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::traffic::double_option"
+    )]
+    pub nodes: Option<Option<Vec<String>>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -99,6 +99,9 @@ pub struct Key {
     /// Such a change is not retried on a timer; it is tried again with the next change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub apply_error: Option<String>,
+    /// Fleet mode: the nodes the key is on; absent, every node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<Vec<String>>,
 }
 
 /// How a request names a key: numeric id, UUID or name (every key by all three). Names that look like an id

@@ -48,6 +48,7 @@ fn full_key() -> Key {
         data_limit: Some(u64::MAX),
         expires_at: Some(i64::MAX),
         apply_error: Some("proxy/vless: invalid flow".into()),
+        nodes: None,
     }
 }
 
@@ -67,6 +68,7 @@ fn bare_key() -> Key {
         data_limit: None,
         expires_at: None,
         apply_error: None,
+        nodes: None,
     }
 }
 
@@ -94,6 +96,7 @@ fn sample_requests() -> Vec<Request> {
             data_limit: None,
             expires_at: None,
             reset: None,
+            nodes: None,
         }
         .into(),
         KeyCreate {
@@ -102,6 +105,7 @@ fn sample_requests() -> Vec<Request> {
             data_limit: Some(u64::MAX),
             expires_at: Some(i64::MIN),
             reset: Some(ResetSchedule::Monthly(31)),
+            nodes: None,
         }
         .into(),
         KeyCreateBulk {
@@ -124,6 +128,7 @@ fn sample_requests() -> Vec<Request> {
             data_limit: None,
             expires_at: None,
             reset: None,
+            nodes: None,
         }
         .into(),
         KeyUpdate {
@@ -133,6 +138,7 @@ fn sample_requests() -> Vec<Request> {
             data_limit: Some(Some(1 << 20)),
             expires_at: Some(Some(1_800_000_000)),
             reset: Some(ResetSchedule::Weekly(7)),
+            nodes: None,
         }
         .into(),
         // null clears: unlimited, never expires.
@@ -143,6 +149,7 @@ fn sample_requests() -> Vec<Request> {
             data_limit: Some(None),
             expires_at: Some(None),
             reset: Some(ResetSchedule::None),
+            nodes: None,
         }
         .into(),
         HealthParams {}.into(),
@@ -1033,6 +1040,40 @@ fn every_result_round_trips() {
         }],
     });
     mark(WebhookList::NAME);
+    let node = veil_shared::fleet::NodeInfo {
+        name: "fra-1".into(),
+        draining: true,
+        last_seen: Some(1_795_708_000),
+        core: Some("up".into()),
+        keys_active: Some(1_200),
+        keys_pending: Some(0),
+        veild: Some("0.1.0".into()),
+        host: Some("fra.example.com".into()),
+        uplink: 5 << 20,
+        downlink: 3 << 30,
+    };
+    result_round_trip::<veil_shared::fleet::NodeListParams>(&veil_shared::fleet::NodeList {
+        this: "fra-1".into(),
+        registry_up: false,
+        nodes: vec![
+            node.clone(),
+            veil_shared::fleet::NodeInfo {
+                name: "ams-2".into(),
+                draining: false,
+                last_seen: None,
+                core: None,
+                keys_active: None,
+                keys_pending: None,
+                veild: None,
+                host: None,
+                uplink: 0,
+                downlink: 0,
+            },
+        ],
+    });
+    mark(veil_shared::fleet::NodeListParams::NAME);
+    result_round_trip::<veil_shared::fleet::NodeDrainParams>(&node);
+    mark(veil_shared::fleet::NodeDrainParams::NAME);
 
     let methods: BTreeSet<&str> = Request::METHODS.iter().copied().collect();
     assert_eq!(covered, methods, "a method's result has no sample");

@@ -60,6 +60,7 @@ fn key(id: i64) -> Key {
         data_limit: (id % 2 == 0).then_some(10 << 30),
         expires_at: (id % 5 == 0).then_some(NOW + id * 600),
         apply_error: None,
+        nodes: None,
     }
 }
 
@@ -185,7 +186,10 @@ fn main() {
             keys,
         };
         let start = Instant::now();
-        black_box(update::update(&mut a, Msg::Daemon(Event::Traffic(event))));
+        black_box(update::update(
+            &mut a,
+            Msg::Daemon(Box::new(Event::Traffic(event))),
+        ));
         samples.push(start.elapsed());
     }
     println!(
@@ -330,7 +334,10 @@ fn big_frames() {
                 .collect(),
         };
         let start = Instant::now();
-        black_box(update::update(&mut a, Msg::Daemon(Event::Traffic(event))));
+        black_box(update::update(
+            &mut a,
+            Msg::Daemon(Box::new(Event::Traffic(event))),
+        ));
         let _ = black_box(&a);
         samples.push(start.elapsed());
     }

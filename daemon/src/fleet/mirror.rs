@@ -31,12 +31,14 @@ pub(super) struct Row {
     deleted_at: Option<i64>,
     /// Manual traffic resets of the key anywhere in the fleet.
     resets: i64,
+    /// The nodes it is on (JSON array); None: every node.
+    nodes: Option<String>,
     /// The node that wrote it (registry rows only).
     written_by: String,
 }
 
 const LOCAL_COLUMNS: &str = "id, uuid, name, name_fold, note, created_at, updated_at, state, \
-                             disable_reason, data_limit, expires_at, deleted_at, fleet_resets";
+                             disable_reason, data_limit, expires_at, deleted_at, fleet_resets, nodes";
 
 fn local_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     Ok(Row {
@@ -53,6 +55,7 @@ fn local_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         expires_at: r.get(10)?,
         deleted_at: r.get(11)?,
         resets: r.get(12)?,
+        nodes: r.get(13)?,
         written_by: String::new(),
     })
 }
@@ -72,6 +75,7 @@ fn registry_row(r: &postgres::Row) -> Row {
         expires_at: r.get(10),
         deleted_at: r.get(11),
         resets: r.get(12),
+        nodes: r.get(15),
         written_by: r.get(14),
     }
 }
@@ -100,7 +104,19 @@ impl Row {
                 .disable_reason
                 .as_deref()
                 .is_none_or(|r| DisableReason::parse(r).is_some());
-        uuid_ok && name_ok && note_ok && state_ok && self.data_limit.is_none_or(|l| l >= 0)
+        let nodes_ok = self.nodes.as_deref().is_none_or(|text| {
+            serde_json::from_str::<Vec<String>>(text).is_ok_and(|names| {
+                names
+                    .iter()
+                    .all(|n| crate::config::fleet::valid_node_name(n))
+            })
+        });
+        uuid_ok
+            && name_ok
+            && note_ok
+            && state_ok
+            && nodes_ok
+            && self.data_limit.is_none_or(|l| l >= 0)
     }
 }
 
@@ -122,22 +138,23 @@ pub(super) fn push(tx: &mut Transaction<'_>, conn: &Connection, node: &str) -> R
     let num = |f: fn(&Row) -> i64| rows.iter().map(f).collect::<Vec<i64>>();
     let opt = |f: fn(&Row) -> Option<i64>| rows.iter().map(f).collect::<Vec<Option<i64>>>();
     let reasons: Vec<Option<String>> = rows.iter().map(|r| r.disable_reason.clone()).collect();
+    let placements: Vec<Option<String>> = rows.iter().map(|r| r.nodes.clone()).collect();
     let versions = tx.query(
         "INSERT INTO keys (id, uuid, name, name_fold, note, created_at, updated_at, state,
-                           disable_reason, data_limit, expires_at, deleted_at, resets, version,
-                           written_by)
-         SELECT i, u::uuid, n, f, t, c, m, s, r, l, e, d, z, nextval('key_versions'), $14
+                           disable_reason, data_limit, expires_at, deleted_at, resets, nodes,
+                           version, written_by)
+         SELECT i, u::uuid, n, f, t, c, m, s, r, l, e, d, z, p, nextval('key_versions'), $14
            FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[],
                        $7::int8[], $8::text[], $9::text[], $10::int8[], $11::int8[], $12::int8[],
-                       $13::int8[])
-                AS x(i, u, n, f, t, c, m, s, r, l, e, d, z)
+                       $13::int8[], $15::text[])
+                AS x(i, u, n, f, t, c, m, s, r, l, e, d, z, p)
          ON CONFLICT (id) DO UPDATE SET
              uuid = EXCLUDED.uuid, name = EXCLUDED.name, name_fold = EXCLUDED.name_fold,
              note = EXCLUDED.note, created_at = EXCLUDED.created_at,
              updated_at = EXCLUDED.updated_at, state = EXCLUDED.state,
              disable_reason = EXCLUDED.disable_reason, data_limit = EXCLUDED.data_limit,
              expires_at = EXCLUDED.expires_at, deleted_at = EXCLUDED.deleted_at,
-             resets = EXCLUDED.resets, version = EXCLUDED.version,
+             resets = EXCLUDED.resets, nodes = EXCLUDED.nodes, version = EXCLUDED.version,
              written_by = EXCLUDED.written_by
          RETURNING version",
         &[
@@ -155,6 +172,7 @@ pub(super) fn push(tx: &mut Transaction<'_>, conn: &Connection, node: &str) -> R
             &opt(|r| r.deleted_at),
             &num(|r| r.resets),
             &node,
+            &placements,
         ],
     )?;
     let newest = versions
@@ -182,7 +200,8 @@ pub(super) fn pull(
     };
     let fetched = tx.query(
         "SELECT id, uuid::text, name, name_fold, note, created_at, updated_at, state,
-                disable_reason, data_limit, expires_at, deleted_at, resets, version, written_by
+                disable_reason, data_limit, expires_at, deleted_at, resets, version, written_by,
+                nodes
            FROM keys WHERE version > $1 ORDER BY version",
         &[&after],
     )?;
@@ -228,14 +247,14 @@ fn apply(conn: &Connection, changed: &[(Option<Row>, Row)]) -> Result<(), Fail> 
     }
     let mut upsert = conn.prepare_cached(&format!(
         "INSERT INTO keys ({LOCAL_COLUMNS})
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
          ON CONFLICT (id) DO UPDATE SET
              uuid = excluded.uuid, name = excluded.name, name_fold = excluded.name_fold,
              note = excluded.note, created_at = excluded.created_at,
              updated_at = excluded.updated_at, state = excluded.state,
              disable_reason = excluded.disable_reason, data_limit = excluded.data_limit,
              expires_at = excluded.expires_at, deleted_at = excluded.deleted_at,
-             fleet_resets = excluded.fleet_resets"
+             fleet_resets = excluded.fleet_resets, nodes = excluded.nodes"
     ))?;
     for (_, r) in changed {
         upsert.execute(params![
@@ -251,7 +270,8 @@ fn apply(conn: &Connection, changed: &[(Option<Row>, Row)]) -> Result<(), Fail> 
             r.data_limit,
             r.expires_at,
             r.deleted_at,
-            r.resets
+            r.resets,
+            r.nodes
         ])?;
         crate::traffic::limits::ensure_row(conn, r.id)?;
     }
@@ -366,6 +386,7 @@ impl Row {
             expires_at: key.expires_at,
             deleted_at: None,
             resets: 0,
+            nodes: None,
             written_by: String::new(),
         }
     }

@@ -1,7 +1,7 @@
 //! Key operations. Reads go to reader connections; every change goes through
 //! [`Service::mutate`] and answers with the keys as they are once the applier settled.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 use veil_shared::api::{
     Actor, BULK_MAX, KeyAction, KeyBulk, KeyCreate, KeyCreateBulk, KeyList, KeyPage, KeyUpdate,
 };
@@ -16,6 +16,7 @@ use crate::traffic::settings::{self, KeySettings};
 impl Service {
     pub async fn create(&self, actor: &Actor, p: KeyCreate) -> ServiceResult<Key> {
         let limits = KeySettings::for_create(p.data_limit, p.expires_at, p.reset);
+        let nodes = self.placement(p.nodes.clone())?;
         let what = Mutation {
             method: "key.create",
             key_ref: Some(p.name.clone()),
@@ -23,6 +24,10 @@ impl Service {
         let id = self
             .mutate(actor, what, move |c| {
                 let key = keys::create(c, &p.name, p.note.as_deref())?;
+                let key = match &nodes {
+                    Some(nodes) => place(c, key.id, nodes.as_deref())?,
+                    None => key,
+                };
                 if limits.is_empty() {
                     return Ok(Changed::key(key.id, KeyAction::Created, key));
                 }
@@ -138,8 +143,42 @@ impl Service {
             method: "key.update",
             key_ref: Some(p.key.to_string()),
         };
-        let id = self.mutate(actor, what, move |c| update_in(c, &p)).await?;
+        let nodes = self.placement(p.nodes.clone().map(Option::unwrap_or_default))?;
+        let id = self
+            .mutate(actor, what, move |c| update_in(c, &p, nodes.as_ref()))
+            .await?;
         self.key_now(id).await
+    }
+
+    /// A placement as given (`None`: unchanged) checked: `Some(None)` every node (an empty
+    /// list), `Some(Some(json))` the named nodes, sorted, each once. Only a fleet node
+    /// places keys.
+    fn placement(&self, nodes: Option<Vec<String>>) -> ServiceResult<Option<Option<String>>> {
+        let Some(mut nodes) = nodes else {
+            return Ok(None);
+        };
+        if nodes.is_empty() {
+            return Ok(Some(None));
+        }
+        if self.fleet.is_none() {
+            return Err(ServiceError::invalid(
+                "placing a key on nodes needs fleet mode ([fleet] in veild.toml); a single server has every key",
+            ));
+        }
+        if let Some(bad) = nodes
+            .iter()
+            .find(|n| !crate::config::fleet::valid_node_name(n))
+        {
+            return Err(ServiceError::invalid(format!(
+                "{:?} is no node name (1 to 32 of a-z, 0-9 and '-')",
+                bad.chars().take(40).collect::<String>()
+            )));
+        }
+        nodes.sort();
+        nodes.dedup();
+        let json = serde_json::to_string(&nodes)
+            .map_err(|e| ServiceError::internal(format!("encoding the nodes: {e}")))?;
+        Ok(Some(Some(json)))
     }
 
     pub async fn disable(&self, actor: &Actor, key: KeyRef) -> ServiceResult<Key> {
@@ -224,9 +263,41 @@ impl Service {
 }
 
 /// The body of `key.update`: rename, note, then limits (which may enable or disable).
-fn update_in(c: &Connection, p: &KeyUpdate) -> Result<Changed<i64>, StoreError> {
+/// Puts the key on `nodes` (a JSON array; `None`: every node), every one of which must be a
+/// node of the fleet.
+fn place(c: &Connection, id: i64, nodes: Option<&str>) -> Result<Key, StoreError> {
+    if let Some(json) = nodes {
+        let unknown: Option<String> = c
+            .query_row(
+                "SELECT j.value FROM json_each(?1) j
+                  WHERE NOT EXISTS (SELECT 1 FROM fleet_nodes n WHERE n.name = j.value)",
+                [json],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(name) = unknown {
+            return Err(StoreError::rejected(
+                ErrorKind::NotFound,
+                format!("no node {name:?} in the fleet (`veil node list` lists them)"),
+            ));
+        }
+    }
+    c.prepare_cached("UPDATE keys SET nodes = ?2 WHERE id = ?1")?
+        .execute(rusqlite::params![id, nodes])?;
+    keys::get(c, &KeyRef::Id(id))
+}
+
+fn update_in(
+    c: &Connection,
+    p: &KeyUpdate,
+    nodes: Option<&Option<String>>,
+) -> Result<Changed<i64>, StoreError> {
     let mut key = keys::get_live(c, &p.key)?;
     let mut what = Vec::new();
+    if let Some(nodes) = nodes {
+        key = place(c, key.id, nodes.as_deref())?;
+        what.push("nodes".to_owned());
+    }
     if let Some(name) = &p.name {
         key = keys::rename(c, &KeyRef::Id(key.id), name)?;
         what.push("name".to_owned());

@@ -349,14 +349,20 @@ impl Service {
             expires_at: key.expires_at,
         };
         let public = &self.config.public;
-        let servers = if fleet_servers.is_empty() {
+        // A key placed on some nodes dials those only (none of them serving: a placeholder).
+        let known = !fleet_servers.is_empty();
+        let mut fleet_servers = fleet_servers;
+        if let Some(nodes) = &key.nodes {
+            fleet_servers.retain(|s| s.label.as_ref().is_some_and(|l| nodes.contains(l)));
+        }
+        let servers = if known {
+            fleet_servers
+        } else {
             vec![Server {
                 host: public.host.clone(),
                 endpoint: endpoints.get(&self.config).await?,
                 label: None,
             }]
-        } else {
-            fleet_servers
         };
         Ok(Some(SubView {
             key,

@@ -15,15 +15,20 @@ use crate::error::ErrorKind;
 macro_rules! columns {
     () => {
         "id, uuid, name, note, created_at, updated_at, state, applied, \
-                       disable_reason, data_limit, expires_at, applied_uuid, apply_error"
+                       disable_reason, data_limit, expires_at, applied_uuid, apply_error, here, nodes"
     };
 }
 
 const COLUMNS: &str = columns!();
 
+/// The state this node's core should have for a key: its state, except that an active key
+/// placed on other nodes only (fleet mode) is not in this core.
+const CORE_STATE: &str = "(CASE WHEN here = 0 AND state = 'active' THEN 'disabled' ELSE state END)";
+
 /// The condition for a row whose core state lags behind (pending): another state, or an active
-/// key whose UUID the core does not have yet (a rotation).
-const PENDING: &str = "(applied IS NOT state OR (state = 'active' AND applied_uuid IS NOT uuid))";
+/// key whose UUID the core does not have yet (a rotation). The same text as the partial
+/// index `keys_pending` (migration 0010), so the index serves it.
+const PENDING: &str = "(applied IS NOT (CASE WHEN here = 0 AND state = 'active' THEN 'disabled' ELSE state END) OR (state = 'active' AND here = 1 AND applied_uuid IS NOT uuid))";
 
 fn parse_enum<T>(idx: usize, text: &str, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
     parse(text).ok_or_else(|| {
@@ -52,6 +57,15 @@ fn key_from_row(row: &Row<'_>) -> rusqlite::Result<Key> {
     let data_limit: Option<i64> = row.get(9)?;
     let applied_uuid: Option<String> = row.get(11)?;
     let uuid_applied = applied_uuid.as_deref() == Some(uuid.to_string().as_str());
+    let here: bool = row.get(13)?;
+    let nodes: Option<String> = row.get(14)?;
+    let nodes = nodes.and_then(|text| serde_json::from_str::<Vec<String>>(&text).ok());
+    // What this node's core should have (see CORE_STATE).
+    let core_state = if !here && state == KeyState::Active {
+        KeyState::Disabled
+    } else {
+        state
+    };
     Ok(Key {
         id: row.get(0)?,
         uuid,
@@ -61,7 +75,8 @@ fn key_from_row(row: &Row<'_>) -> rusqlite::Result<Key> {
         updated_at: row.get(5)?,
         state,
         applied,
-        pending: applied != Some(state) || (state == KeyState::Active && !uuid_applied),
+        pending: applied != Some(core_state) || (core_state == KeyState::Active && !uuid_applied),
+        nodes,
         disable_reason,
         data_limit: data_limit.map(|v| v.max(0) as u64),
         expires_at: row.get(10)?,
@@ -184,6 +199,7 @@ fn insert_unchecked(
                 data_limit: None,
                 expires_at: None,
                 apply_error: None,
+                nodes: None,
             });
         }
     }
@@ -400,7 +416,7 @@ fn core_row(row: &Row<'_>) -> rusqlite::Result<CoreRow> {
 /// Rows the core does not reflect yet, oldest first.
 pub fn pending(conn: &Connection) -> Result<Vec<CoreRow>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT id, uuid, state, applied, applied_uuid FROM keys WHERE {PENDING} ORDER BY id"
+        "SELECT id, uuid, {CORE_STATE}, applied, applied_uuid FROM keys WHERE {PENDING} ORDER BY id"
     ))?;
     Ok(stmt
         .query_map([], core_row)?
@@ -410,7 +426,8 @@ pub fn pending(conn: &Connection) -> Result<Vec<CoreRow>, StoreError> {
 /// Every key that should be in the core, in id order.
 pub fn active(conn: &Connection) -> Result<Vec<CoreRow>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, uuid, state, applied, applied_uuid FROM keys WHERE state = 'active' ORDER BY id",
+        "SELECT id, uuid, state, applied, applied_uuid FROM keys
+          WHERE state = 'active' AND here = 1 ORDER BY id",
     )?;
     Ok(stmt
         .query_map([], core_row)?
@@ -430,10 +447,10 @@ pub fn all_ids(conn: &Connection) -> Result<std::collections::HashSet<i64>, Stor
 pub fn mark_applied(conn: &Connection, row: &CoreRow) -> Result<bool, StoreError> {
     let applied_uuid = (row.state == KeyState::Active).then(|| row.uuid.to_string());
     let n = conn
-        .prepare_cached(
+        .prepare_cached(&format!(
             "UPDATE keys SET applied = ?1, applied_uuid = ?2, apply_error = NULL
-             WHERE id = ?3 AND state = ?1 AND uuid = ?4",
-        )?
+             WHERE id = ?3 AND {CORE_STATE} = ?1 AND uuid = ?4"
+        ))?
         .execute(params![
             row.state.as_str(),
             applied_uuid,
@@ -456,12 +473,14 @@ pub fn mark_applied_all(conn: &Connection, rows: &[CoreRow]) -> Result<Vec<Key>,
         .collect();
     let list = serde_json::to_string(&list).map_err(|e| StoreError::Sqlite(e.to_string()))?;
     let mut stmt = conn.prepare_cached(concat!(
-        "UPDATE keys SET applied = state,
-                applied_uuid = CASE WHEN state = 'active' THEN uuid END,
+        "UPDATE keys SET applied = (CASE WHEN here = 0 AND state = 'active' THEN 'disabled' ELSE state END),
+                applied_uuid = CASE WHEN state = 'active' AND here = 1 THEN uuid END,
                 apply_error = NULL
          FROM (SELECT value ->> 0 AS rid, value ->> 1 AS rstate, value ->> 2 AS ruuid
                FROM json_each(?1)) AS r
-         WHERE keys.id = r.rid AND keys.state = r.rstate AND keys.uuid = r.ruuid
+         WHERE keys.id = r.rid
+           AND (CASE WHEN here = 0 AND state = 'active' THEN 'disabled' ELSE state END) = r.rstate
+           AND keys.uuid = r.ruuid
          RETURNING ",
         columns!()
     ))?;

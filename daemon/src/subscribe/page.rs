@@ -241,6 +241,7 @@ mod tests {
                 data_limit: key.data_limit,
                 expires_at: key.expires_at,
                 apply_error: None,
+                nodes: None,
             },
             sub: key,
             servers: vec![Server {

@@ -188,12 +188,20 @@ pub struct LimitArgs {
     /// Reset the totals periodically: none, daily, weekly:mon…sun, monthly:1…31 (UTC).
     #[arg(long, value_name = "SCHEDULE", value_parser = values::schedule, conflicts_with = "count")]
     pub reset: Option<ResetSchedule>,
+    /// A fleet node: the nodes the key is on, comma-separated (default: every node).
+    #[arg(
+        long,
+        value_name = "NODE,…",
+        value_delimiter = ',',
+        conflicts_with = "count"
+    )]
+    pub nodes: Option<Vec<String>>,
 }
 
 /// `veil key update KEY …`.
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("change").required(true).multiple(true)
-    .args(["name", "note", "limit", "expires", "reset"])))]
+    .args(["name", "note", "limit", "expires", "reset", "nodes"])))]
 pub struct UpdateArgs {
     /// The key's id, UUID or name.
     #[arg(value_name = "KEY", value_parser = values::key_ref)]
@@ -215,6 +223,9 @@ pub struct UpdateArgs {
     /// Reset schedule as for `key add`.
     #[arg(long, value_name = "SCHEDULE", value_parser = values::schedule)]
     pub reset: Option<ResetSchedule>,
+    /// A fleet node: the nodes the key is on, comma-separated, or `all` for every node.
+    #[arg(long, value_name = "NODE,…|all", value_delimiter = ',')]
+    pub nodes: Option<Vec<String>>,
 }
 
 impl AddArgs {
@@ -226,6 +237,7 @@ impl AddArgs {
             data_limit: self.limits.limit.and_then(|l| l.0),
             expires_at: self.limits.expires.and_then(|e| e.0),
             reset: self.limits.reset,
+            nodes: self.limits.nodes.clone(),
         })
     }
 }
@@ -239,6 +251,10 @@ impl UpdateArgs {
             data_limit: self.limit.map(|l| l.0),
             expires_at: self.expires.map(|e| e.0),
             reset: self.reset,
+            // `all` (alone) puts the key back on every node.
+            nodes: self
+                .nodes
+                .map(|nodes| if nodes == ["all"] { None } else { Some(nodes) }),
         }
     }
 }

@@ -71,6 +71,7 @@ fn rename(key: KeyRef, name: String) -> KeyUpdate {
         data_limit: None,
         expires_at: None,
         reset: None,
+        nodes: None,
     }
 }
 
@@ -82,6 +83,7 @@ fn note(key: KeyRef, text: String) -> KeyUpdate {
         data_limit: None,
         expires_at: None,
         reset: None,
+        nodes: None,
     }
 }
 

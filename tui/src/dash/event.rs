@@ -22,8 +22,8 @@ pub enum Msg {
     Connected { version: String },
     /// The connection failed or broke; the worker retries by itself.
     Disconnected { error: String },
-    /// A notification from `watch`.
-    Daemon(Event),
+    /// A notification from `watch` (boxed: a key event is the largest message by far).
+    Daemon(Box<Event>),
     /// The answer to a [`Cmd`].
     Reply(Box<Reply>),
     /// SIGTERM, SIGHUP or the input stream ended: leave cleanly.

@@ -248,6 +248,7 @@ impl Form {
                     data_limit: limit()?,
                     expires_at: expiry()?,
                     reset: None,
+                    nodes: None,
                 }))
             }
             FormKind::Rename { id } => Ok(Cmd::Update {
@@ -258,6 +259,7 @@ impl Form {
                     data_limit: None,
                     expires_at: None,
                     reset: None,
+                    nodes: None,
                 },
                 what: Action::Renamed,
             }),
@@ -278,6 +280,7 @@ impl Form {
                         None
                     },
                     reset: None,
+                    nodes: None,
                 };
                 Ok(Cmd::Update {
                     update,

@@ -102,7 +102,7 @@ async fn session(
         let why = loop {
             match watcher.next_event().await {
                 Ok(Some(event)) => {
-                    if events.send(Msg::Daemon(event)).await.is_err() {
+                    if events.send(Msg::Daemon(Box::new(event))).await.is_err() {
                         return;
                     }
                 }

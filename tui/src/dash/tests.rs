@@ -52,6 +52,7 @@ pub(crate) fn key(id: i64, name: &str) -> Key {
         data_limit: None,
         expires_at: None,
         apply_error: None,
+        nodes: None,
     }
 }
 
@@ -750,7 +751,7 @@ fn traffic_events_move_rates_today_and_the_busiest() {
             downlink: 39 * MIB,
         }],
     };
-    update(&mut app, Msg::Daemon(Event::Traffic(event)));
+    update(&mut app, Msg::Daemon(Box::new(Event::Traffic(event))));
     assert_eq!(app.busiest, vec![8], "keys not in the event stopped");
     assert_eq!(app.rate_now, (1_000, 9 * MIB));
     let today = app.today.unwrap();
@@ -776,11 +777,11 @@ fn key_events_update_the_table_and_the_log() {
     });
     update(
         &mut app,
-        Msg::Daemon(Event::Key(DaemonKeyEvent {
+        Msg::Daemon(Box::new(Event::Key(DaemonKeyEvent {
             action: KeyAction::Created,
             key: k.clone(),
             actor: actor.clone(),
-        })),
+        }))),
     );
     assert_eq!(app.keys.last().unwrap().name, "new-phone");
     assert!(
@@ -791,11 +792,11 @@ fn key_events_update_the_table_and_the_log() {
     k.pending = false;
     update(
         &mut app,
-        Msg::Daemon(Event::Key(DaemonKeyEvent {
+        Msg::Daemon(Box::new(Event::Key(DaemonKeyEvent {
             action: KeyAction::Applied,
             key: k.clone(),
             actor: None,
-        })),
+        }))),
     );
     assert!(!app.key(9).unwrap().pending);
     assert!(
@@ -805,11 +806,11 @@ fn key_events_update_the_table_and_the_log() {
     k.state = KeyState::Deleted;
     update(
         &mut app,
-        Msg::Daemon(Event::Key(DaemonKeyEvent {
+        Msg::Daemon(Box::new(Event::Key(DaemonKeyEvent {
             action: KeyAction::Deleted,
             key: k,
             actor,
-        })),
+        }))),
     );
     assert!(app.key(9).is_none());
     assert_eq!(app.visible.len(), app.keys.len());

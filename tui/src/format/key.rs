@@ -77,6 +77,7 @@ mod tests {
             data_limit: None,
             expires_at: None,
             apply_error: None,
+            nodes: None,
         }
     }
 

@@ -19,5 +19,6 @@ pub(crate) fn key(id: i64, name: &str) -> Key {
         data_limit: None,
         expires_at: None,
         apply_error: None,
+        nodes: None,
     }
 }

@@ -60,7 +60,7 @@ pub fn key_block(key: &Key) -> String {
     } else {
         multi_line(&key.note)
     };
-    let rows = [
+    let mut rows = vec![
         ("id", key.id.to_string()),
         ("name", one_line(&key.name).into_owned()),
         ("uuid", key.uuid.to_string()),
@@ -88,6 +88,10 @@ pub fn key_block(key: &Key) -> String {
         ("created", format!("{} UTC", utc_minute(key.created_at))),
         ("updated", format!("{} UTC", utc_minute(key.updated_at))),
     ];
+    // A fleet key placed on some nodes only (every other key is on every node).
+    if let Some(nodes) = &key.nodes {
+        rows.push(("nodes", one_line(&nodes.join(", ")).into_owned()));
+    }
     labelled(&rows)
 }
 

@@ -37,7 +37,7 @@ pub fn update(app: &mut App, msg: Msg) -> Outcome {
         Msg::Tick { now } => tick(app, now, &mut out),
         Msg::Connected { version } => connected(app, version, &mut out),
         Msg::Disconnected { error } => disconnected(app, error, &mut out),
-        Msg::Daemon(event) => daemon::daemon_event(app, event, &mut out),
+        Msg::Daemon(event) => daemon::daemon_event(app, *event, &mut out),
         Msg::Reply(reply) => daemon::reply(app, *reply, &mut out),
         Msg::Quit => out.effects.push(Effect::Quit),
     }
