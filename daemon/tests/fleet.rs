@@ -320,6 +320,39 @@ fn three_nodes_share_one_registry_and_survive_its_outage() {
     })
     .unwrap_or_else(|| panic!("the reset did not reach every node: {last}"));
 
+    // A limit is enforced on the fleet's sum: 64 KiB through a and 64 KiB through c stay
+    // under 100 kB on each node, but not together; the key is disabled on all three.
+    let capped = nodes[0].daemon.call(
+        "key.create",
+        json!({"name": "capped", "data_limit": 100_000}),
+    );
+    let capped_clients: Vec<V2rayClient> = nodes.iter().map(|n| n.client(&capped)).collect();
+    assert!(fetch_becomes(&capped_clients[0], &url, true).is_some());
+    assert!(fetch_becomes(&capped_clients[2], &url, true).is_some());
+    let mut last = Value::Null;
+    poll_until(CONVERGE, Duration::from_millis(200), || {
+        let all = nodes.iter().all(|n| {
+            n.daemon.call("traffic.sync", json!({}));
+            last = n.daemon.call("key.get", json!({"key": "capped"}));
+            last["state"] == "disabled" && last["disable_reason"] == "limited"
+        });
+        all.then_some(())
+    })
+    .unwrap_or_else(|| panic!("capped was not disabled on every node: {last}"));
+    for (node, client) in nodes.iter().zip(&capped_clients) {
+        let core = node.core_counts(&rt, capped["id"].as_i64().unwrap());
+        assert!(
+            core.0 + core.1 < 100_000,
+            "{} alone moved {core:?}",
+            node.name
+        );
+        assert!(
+            fetch_becomes(client, &url, false).is_some(),
+            "capped still works through {}",
+            node.name
+        );
+    }
+
     // PostgreSQL away for 30 s: every node serves, changes are refused, then converge.
     pg.stop_server();
     let stopped = Instant::now();

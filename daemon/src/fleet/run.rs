@@ -202,8 +202,15 @@ impl FleetTask {
                 folded = done.folded,
                 "fleet traffic exchanged"
             );
-            // A key over its limit on the fleet's sum is disabled at the next cycle.
+        }
+        if done.enforced > 0 {
+            tracing::info!(
+                keys = done.enforced,
+                "keys over their limit on the fleet's sum: disabled"
+            );
+            // Out of this core now, and to the registry now rather than at the next beat.
             self.applier.nudge();
+            self.sync(Depth::Changes).await?;
         }
         Ok(())
     }

@@ -11,6 +11,8 @@ use postgres::Transaction;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::fail::Fail;
+use crate::store::StoreError;
+use crate::traffic::limits::{self, Scope};
 
 /// What one exchange did.
 #[derive(Clone, Copy, Debug, Default)]
@@ -19,6 +21,8 @@ pub struct Exchanged {
     pub sent: usize,
     /// Keys whose total moved because another node's did.
     pub folded: usize,
+    /// Keys the fleet's sum put over their limit (disabled here, then everywhere).
+    pub enforced: usize,
 }
 
 /// This node's share of each key: its totals less the others' part.
@@ -37,7 +41,18 @@ pub(super) fn exchange(
 ) -> Result<Exchanged, Fail> {
     let sent = send(tx, conn, node)?;
     let folded = fold(tx, conn, node)?;
-    Ok(Exchanged { sent, folded })
+    // The sum moved without this node's core moving: its limits are checked here, as the
+    // poller checks the keys that moved in its cycle. A key disabled here goes to the
+    // registry with the next sync, and from there to every node.
+    let ids = serde_json::to_string(&folded)
+        .map_err(|e| Fail::Store(StoreError::Sqlite(e.to_string())))?;
+    let enforced = limits::enforce(conn, crate::store::now(), Scope::Moved(&ids))?;
+    limits::audit_enforced(conn, &enforced)?;
+    Ok(Exchanged {
+        sent,
+        folded: folded.len(),
+        enforced: enforced.len(),
+    })
 }
 
 /// Writes this node's figures of the keys that moved since the last exchange.
@@ -76,7 +91,8 @@ fn send(tx: &mut Transaction<'_>, conn: &Connection, node: &str) -> Result<usize
 }
 
 /// Reads the other nodes' figures and moves each key's total by what changed in them.
-fn fold(tx: &mut Transaction<'_>, conn: &Connection, node: &str) -> Result<usize, Fail> {
+/// Returns the keys whose total moved.
+fn fold(tx: &mut Transaction<'_>, conn: &Connection, node: &str) -> Result<Vec<i64>, Fail> {
     let others = tx.query(
         "SELECT key_id, sum(uplink)::int8, sum(downlink)::int8 FROM node_traffic
           WHERE node <> $1 GROUP BY key_id",
@@ -93,7 +109,7 @@ fn fold(tx: &mut Transaction<'_>, conn: &Connection, node: &str) -> Result<usize
         "INSERT INTO fleet_traffic (key_id, uplink, downlink) VALUES (?1, ?2, ?3)
          ON CONFLICT (key_id) DO UPDATE SET uplink = excluded.uplink, downlink = excluded.downlink",
     )?;
-    let mut folded = 0;
+    let mut folded = Vec::new();
     for row in &others {
         let (id, up, down): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
         let (old_up, old_down) = before
@@ -110,7 +126,7 @@ fn fold(tx: &mut Transaction<'_>, conn: &Connection, node: &str) -> Result<usize
         crate::traffic::limits::ensure_row(conn, id)?;
         total.execute(params![id, up - old_up, down - old_down])?;
         remember.execute(params![id, up, down])?;
-        folded += 1;
+        folded.push(id);
     }
     Ok(folded)
 }
