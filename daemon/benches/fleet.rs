@@ -26,28 +26,13 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use core_harness::V2rayServer;
-use daemon::{CoreSection, Daemon, DaemonConfig, poll_until, veild_bin};
+use daemon::{CoreSection, Daemon, DaemonConfig, poll_until};
 use postgres::Postgres;
 
 const KEYS: u64 = 10_000;
 const CONVERGE: Duration = Duration::from_secs(600);
 const STEADY: Duration = Duration::from_secs(30);
 const NODES: [&str; 3] = ["a", "b", "c"];
-
-fn admin(pg: &Postgres, args: &[&str]) -> String {
-    let out = std::process::Command::new(veild_bin())
-        .arg("fleet")
-        .args(args)
-        .env("VEIL_FLEET_OWNER", pg.owner_url())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// CPU seconds (user + system) of a process so far.
 fn cpu_secs(pid: i32) -> f64 {
@@ -85,15 +70,12 @@ fn main() {
         .unwrap();
     let pg = Postgres::start_with("-c shared_preload_libraries=pg_stat_statements");
     pg.psql("CREATE EXTENSION pg_stat_statements");
-    admin(&pg, &["init"]);
+    pg.fleet_admin(&["init"]);
     let secrets = tempfile::tempdir().unwrap();
     let mut nodes = Vec::new();
     for name in NODES {
         let file = secrets.path().join(name);
-        admin(
-            &pg,
-            &["add-node", name, "--password-file", file.to_str().unwrap()],
-        );
+        pg.fleet_admin(&["add-node", name, "--password-file", file.to_str().unwrap()]);
         let password = std::fs::read_to_string(&file).unwrap().trim().to_owned();
         let dir = tempfile::Builder::new()
             .prefix("veil-bench-fleet-")

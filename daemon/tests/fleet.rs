@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use support::core_harness::{
     HttpFileServer, V2rayClient, V2rayServer, fetch_via_proxy, free_port, test_bytes,
 };
-use support::daemon::{CoreSection, Daemon, DaemonConfig, poll_until, veild_bin};
+use support::daemon::{CoreSection, Daemon, DaemonConfig, poll_until};
 use support::postgres::Postgres;
 use support::{email_of, uuid_of};
 
@@ -37,29 +37,10 @@ struct Node {
     daemon: Daemon,
 }
 
-/// `veild fleet …` as the registry's owner; returns stdout.
-fn fleet_admin(pg: &Postgres, args: &[&str]) -> String {
-    let out = std::process::Command::new(veild_bin())
-        .arg("fleet")
-        .args(args)
-        .env("VEIL_FLEET_OWNER", pg.owner_url())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "veild fleet {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// Registers `name`; returns (role, password).
 fn add_node(pg: &Postgres, dir: &Path, name: &str) -> (String, String) {
     let file = dir.join(format!("{name}.password"));
-    let out = fleet_admin(
-        pg,
-        &["add-node", name, "--password-file", file.to_str().unwrap()],
-    );
+    let out = pg.fleet_admin(&["add-node", name, "--password-file", file.to_str().unwrap()]);
     assert!(
         !out.contains("password: "),
         "the password was printed: {out}"
@@ -168,9 +149,9 @@ fn three_nodes_share_one_registry_and_survive_its_outage() {
     let rt = support::runtime();
     let pg = Postgres::start();
     let secrets = support::tempdir();
-    let init = fleet_admin(&pg, &["init"]);
+    let init = pg.fleet_admin(&["init"]);
     assert!(init.contains("to 1"), "{init}");
-    assert!(fleet_admin(&pg, &["init"]).contains("up to date"));
+    assert!(pg.fleet_admin(&["init"]).contains("up to date"));
     let roles: Vec<(String, String)> = ["a", "b", "c"]
         .iter()
         .map(|n| add_node(&pg, secrets.path(), n))
@@ -562,19 +543,19 @@ fn the_registry_over_tls_is_verified() {
     std::fs::write(&ca_file, &ca).unwrap();
     // The owner's tools check the server's certificate too.
     let ca_arg = ca_file.to_str().unwrap();
-    assert!(fleet_admin(&pg, &["init", "--ca-file", ca_arg]).contains("to 1"));
-    let file = secrets.path().join("a.password");
-    fleet_admin(
-        &pg,
-        &[
-            "add-node",
-            "a",
-            "--ca-file",
-            ca_arg,
-            "--password-file",
-            file.to_str().unwrap(),
-        ],
+    assert!(
+        pg.fleet_admin(&["init", "--ca-file", ca_arg])
+            .contains("to 1")
     );
+    let file = secrets.path().join("a.password");
+    pg.fleet_admin(&[
+        "add-node",
+        "a",
+        "--ca-file",
+        ca_arg,
+        "--password-file",
+        file.to_str().unwrap(),
+    ]);
     let (role, password) = (
         "veil_node_a".to_owned(),
         std::fs::read_to_string(&file).unwrap().trim().to_owned(),

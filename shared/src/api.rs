@@ -570,6 +570,21 @@ pub enum KeyAction {
     Applied,
 }
 
+impl KeyAction {
+    /// The action as the wire names it (`created`, `disabled`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyAction::Created => "created",
+            KeyAction::Updated => "updated",
+            KeyAction::Disabled => "disabled",
+            KeyAction::Enabled => "enabled",
+            KeyAction::Deleted => "deleted",
+            KeyAction::Rotated => "rotated",
+            KeyAction::Applied => "applied",
+        }
+    }
+}
+
 /// `event.key`: a key changed. Carries the key as it now is.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct KeyEvent {

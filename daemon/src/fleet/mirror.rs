@@ -297,7 +297,7 @@ fn apply(conn: &Connection, changed: &[(Option<Row>, Row)]) -> Result<(), Fail> 
         let reset = before.as_ref().is_some_and(|b| row.resets > b.resets);
         let detail = format!(
             "{}{} on node {}",
-            action_word(action_of(before.as_ref(), row)),
+            action_of(before.as_ref(), row).as_str(),
             if reset { ", traffic reset" } else { "" },
             row.written_by
         );
@@ -314,18 +314,6 @@ fn apply(conn: &Connection, changed: &[(Option<Row>, Row)]) -> Result<(), Fail> 
         )?;
     }
     Ok(())
-}
-
-fn action_word(action: KeyAction) -> &'static str {
-    match action {
-        KeyAction::Created => "created",
-        KeyAction::Updated => "updated",
-        KeyAction::Disabled => "disabled",
-        KeyAction::Enabled => "enabled",
-        KeyAction::Deleted => "deleted",
-        KeyAction::Rotated => "rotated",
-        KeyAction::Applied => "applied",
-    }
 }
 
 /// What watchers hear of keys changed elsewhere: one event per key, the action read off

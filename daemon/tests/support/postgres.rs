@@ -212,53 +212,38 @@ impl Postgres {
 
     /// Runs SQL as the owner over the local socket in database `db`.
     pub fn psql_in(&self, db: &str, sql: &str) -> String {
-        let out = self
-            .command("psql")
-            .args([
-                "-X",
-                "-q",
-                "-A",
-                "-t",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-U",
-                "owner",
-                "-h",
-            ])
-            .arg(self.socket_dir())
-            .args(["-p", &self.port.to_string(), "-d", db, "-c", sql])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "psql {sql}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        let host = self.socket_dir().display().to_string();
+        self.run_psql(&host, "owner", None, db, sql)
+            .unwrap_or_else(|e| panic!("psql {sql}: {e}"))
     }
 
     /// Runs SQL as `role` (its password) over TCP; Err with psql's message on failure.
     pub fn psql_as(&self, role: &str, password: &str, sql: &str) -> Result<String, String> {
-        let out = self
-            .command("psql")
-            .env("PGPASSWORD", password)
-            .args([
-                "-X",
-                "-q",
-                "-A",
-                "-t",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-h",
-                "127.0.0.1",
-            ])
+        self.run_psql("127.0.0.1", role, Some(password), "veil", sql)
+    }
+
+    /// psql, unaligned and quiet, stopping at the first error: its output, or its message.
+    fn run_psql(
+        &self,
+        host: &str,
+        user: &str,
+        password: Option<&str>,
+        db: &str,
+        sql: &str,
+    ) -> Result<String, String> {
+        let mut command = self.command("psql");
+        if let Some(password) = password {
+            command.env("PGPASSWORD", password);
+        }
+        let out = command
+            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", host])
             .args([
                 "-p",
                 &self.port.to_string(),
                 "-U",
-                role,
+                user,
                 "-d",
-                "veil",
+                db,
                 "-c",
                 sql,
             ])
@@ -269,6 +254,22 @@ impl Postgres {
         } else {
             Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
         }
+    }
+
+    /// `veild fleet ARGS…` as the registry's owner; returns what it printed.
+    pub fn fleet_admin(&self, args: &[&str]) -> String {
+        let out = Command::new(super::daemon::veild_bin())
+            .arg("fleet")
+            .args(args)
+            .env("VEIL_FLEET_OWNER", self.owner_url())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "veild fleet {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     pub fn data_dir(&self) -> &Path {

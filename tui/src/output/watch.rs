@@ -2,7 +2,7 @@
 
 use veil::format::{self, plural};
 use veil::text::one_line;
-use veil_shared::api::{Event, KeyAction, KeyEvent};
+use veil_shared::api::{Event, KeyEvent};
 use veil_shared::rpc::{JSONRPC, NotificationEnvelope};
 
 use super::key::key_label;
@@ -27,15 +27,7 @@ pub fn event(event: &Event, clock: &str) -> String {
 }
 
 fn key_event(e: &KeyEvent) -> String {
-    let action = match e.action {
-        KeyAction::Created => "created",
-        KeyAction::Updated => "updated",
-        KeyAction::Disabled => "disabled",
-        KeyAction::Enabled => "enabled",
-        KeyAction::Deleted => "deleted",
-        KeyAction::Rotated => "rotated",
-        KeyAction::Applied => "applied",
-    };
+    let action = e.action.as_str();
     let pending = if e.key.pending { ", pending" } else { "" };
     let by = match &e.actor {
         Some(actor) => one_line(&actor.describe()).into_owned(),
@@ -64,7 +56,7 @@ pub fn event_json(event: &Event) -> Result<String, serde_json::Error> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-    use veil_shared::api::{Actor, LaggedEvent};
+    use veil_shared::api::{Actor, KeyAction, LaggedEvent};
 
     use super::*;
     use crate::output::fixtures::key;
